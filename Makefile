@@ -1,0 +1,66 @@
+# heart-disease-api — every workflow is a make target; `make help` lists them.
+#
+# Tools are installed on demand (idempotent), so `make up` and `make test` work on a
+# fresh machine: Rust wasm targets, wasmtime-cli, jco (npm, pinned by package-lock.json),
+# Debian tools for the Kubernetes checks, and a Python venv pinned by requirements.txt.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# The component: one release build for wasm32-wasip2 (a wasi:http 0.2 component).
+WASM_TARGET := wasm32-wasip2
+WASM := target/$(WASM_TARGET)/release/heart_disease_api.wasm
+# wasmtime-cli version that `make up` / the tests serve the component with.
+WASMTIME_VERSION := 48.0.8
+WASMTIME := $(shell command -v wasmtime 2>/dev/null || echo $(HOME)/.cargo/bin/wasmtime)
+JCO := node_modules/.bin/jco
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------
+.PHONY: deps rust-targets wasmtime jco venv apt-tools
+deps: rust-targets wasmtime jco venv apt-tools ## install every tool the build and tests need
+
+rust-targets:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+wasmtime:
+	@command -v wasmtime >/dev/null || [ -x $(HOME)/.cargo/bin/wasmtime ] || { \
+	  echo "installing wasmtime-cli $(WASMTIME_VERSION) (about 10 minutes on 2 cores)"; \
+	  cargo install wasmtime-cli --locked --version $(WASMTIME_VERSION); }
+
+jco: $(JCO)
+$(JCO): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# Debian packages used by the Kubernetes/image checks (see mk/kube.mk).
+APT_TOOLS := skopeo shellcheck docker-registry
+apt-tools:
+	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+# ---------------------------------------------------------------------------
+# Build, train, serve
+# ---------------------------------------------------------------------------
+.PHONY: build
+build: rust-targets ## build the release component ($(WASM))
+	cargo build --release --target $(WASM_TARGET) -p heart-disease-api
+
+include mk/kube.mk

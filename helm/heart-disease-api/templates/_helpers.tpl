@@ -1,0 +1,137 @@
+{{/*
+Names shared by every template. The SpinApp is named by "heart-disease-api.fullname";
+the spin-operator names its Deployment and its ClusterIP Service after the SpinApp,
+so the HPA and the PDB refer to the same name, and the chart's own Service takes a
+suffix so it never collides with the operator's.
+*/}}
+
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "heart-disease-api.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name, at most 52 characters so that
+"<fullname>-http" and the operator's "core.spinkube.dev/app.<fullname>.status"
+label key stay within Kubernetes' 63-character limits.
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "heart-disease-api.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "heart-disease-api.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels on every object the chart creates.
+*/}}
+{{- define "heart-disease-api.labels" -}}
+helm.sh/chart: {{ include "heart-disease-api.chart" . }}
+app.kubernetes.io/name: {{ include "heart-disease-api.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels: the label the spin-operator puts on every pod of the SpinApp.
+Services, the PDB and the NetworkPolicy select pods with it.
+*/}}
+{{- define "heart-disease-api.selectorLabels" -}}
+core.spinkube.dev/app-name: {{ include "heart-disease-api.fullname" . }}
+{{- end }}
+
+{{/*
+Name of the chart's own Service (the operator's Service is named like the SpinApp).
+*/}}
+{{- define "heart-disease-api.serviceName" -}}
+{{- printf "%s-http" (include "heart-disease-api.fullname" .) }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount the pods run as ("" = the namespace's default).
+*/}}
+{{- define "heart-disease-api.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "heart-disease-api.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the SpinAppExecutor the SpinApp runs on.
+*/}}
+{{- define "heart-disease-api.executorName" -}}
+{{- if .Values.executor.create }}
+{{- include "heart-disease-api.fullname" . }}
+{{- else }}
+{{- .Values.executor.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names of the optional ConfigMap (Spin variables) and runtime-config Secret.
+*/}}
+{{- define "heart-disease-api.configMapName" -}}
+{{- printf "%s-variables" (include "heart-disease-api.fullname" .) }}
+{{- end }}
+
+{{- define "heart-disease-api.runtimeConfigSecretName" -}}
+{{- default (printf "%s-runtime-config" (include "heart-disease-api.fullname" .)) .Values.runtimeConfig.existingSecret }}
+{{- end }}
+
+{{/*
+Image reference: repository[:tag][@digest]; the tag defaults to the appVersion.
+*/}}
+{{- define "heart-disease-api.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-value checks that values.schema.json cannot express. Included by spinapp.yaml,
+so any render fails with one of these messages.
+*/}}
+{{- define "heart-disease-api.validate" -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if and .Values.otel.enabled (not .Values.executor.create) }}
+{{- fail "otel.enabled needs executor.create=true: the OTLP endpoint is SpinAppExecutor configuration (deploymentConfig.otel), so the chart must own the executor" }}
+{{- end }}
+{{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" .Values.podDisruptionBudget.minAvailable)) }}
+{{- $min := ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled | int }}
+{{- if ge (int .Values.podDisruptionBudget.minAvailable) $min }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%d) must be lower than the smallest replica count (%d), or no pod could ever be evicted" (int .Values.podDisruptionBudget.minAvailable) $min) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.runtimeConfig.enabled (not .Values.runtimeConfig.existingSecret) (not .Values.runtimeConfig.toml) }}
+{{- fail "runtimeConfig.enabled needs runtimeConfig.toml (the file's contents) or runtimeConfig.existingSecret" }}
+{{- end }}
+{{- if and .Values.spinVariables.enabled (not .Values.spinVariables.values) }}
+{{- fail "spinVariables.enabled needs at least one entry in spinVariables.values" }}
+{{- end }}
+{{- end }}
