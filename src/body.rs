@@ -7,15 +7,17 @@ use spin_sdk::http::{IncomingRequest, Request, Response};
 
 use crate::response::{problem, Status};
 
-/// Largest accepted body: 64 KiB holds a batch of 1000 patients written compactly.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest accepted body. A batch of 1000 patients (the batch limit) needs about 125 bytes a
+/// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
+/// it; 256 KiB does, and still bounds what one request can make the component hold.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The request with its body read, or the response that refuses it.
 pub async fn read_bounded(incoming: IncomingRequest) -> Result<Request, Response> {
     let too_large = || {
         problem(
             Status::PayloadTooLarge,
-            &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most 1000 patients per request."),
+            &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most 1000 patients per request, without padding."),
             &[],
         )
     };
@@ -28,12 +30,19 @@ pub async fn read_bounded(incoming: IncomingRequest) -> Result<Request, Response
         return Err(too_large());
     }
     let mut request = Request::builder();
-    request.method(incoming.method()).uri(incoming.uri()).headers(incoming.headers());
+    request
+        .method(incoming.method())
+        .uri(incoming.uri())
+        .headers(incoming.headers());
     let mut body = Vec::new();
     let mut stream = incoming.into_body_stream();
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
-            return Err(problem(Status::BadRequest, "The request body could not be read to its end.", &[]));
+            return Err(problem(
+                Status::BadRequest,
+                "The request body could not be read to its end.",
+                &[],
+            ));
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());

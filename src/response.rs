@@ -54,7 +54,11 @@ pub fn json(value: &impl Serialize) -> Response {
 
 /// A 200 with JSON that is already bytes.
 pub fn json_bytes(body: impl Into<Vec<u8>>) -> Response {
-    Response::builder().status(200).header("content-type", "application/json").body(body.into()).build()
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .build()
 }
 
 #[derive(Serialize)]
@@ -75,10 +79,20 @@ struct WireFieldError<'a> {
 /// An `application/problem+json` answer: what went wrong (`detail`) and, for a bad body,
 /// every offending field (a JSON Pointer) with the reason.
 pub fn problem(status: Status, detail: &str, errors: &[FieldError]) -> Response {
-    let errors: Vec<WireFieldError> =
-        errors.iter().map(|e| WireFieldError { field: &e.field, reason: &e.reason }).collect();
-    let body = serde_json::to_vec(&Problem { title: status.title(), status: status.code(), detail, errors: &errors })
-        .unwrap_or_default();
+    let errors: Vec<WireFieldError> = errors
+        .iter()
+        .map(|e| WireFieldError {
+            field: &e.field,
+            reason: &e.reason,
+        })
+        .collect();
+    let body = serde_json::to_vec(&Problem {
+        title: status.title(),
+        status: status.code(),
+        detail,
+        errors: &errors,
+    })
+    .unwrap_or_default();
     Response::builder()
         .status(status.code())
         .header("content-type", "application/problem+json")

@@ -1,7 +1,7 @@
 //! The endpoints. Each is a small function from a request to a response; the router sends
 //! anything else to a problem+json 404 or 405.
 
-use heart_model::request::{MAX_ERRORS, PredictRequest, RequestError};
+use heart_model::request::{PredictRequest, RequestError, MAX_ERRORS};
 use heart_model::{Assessment, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
 use serde::Serialize;
 use spin_sdk::http::{Params, Request, Response, Router};
@@ -15,7 +15,9 @@ pub fn router() -> Router {
     router.get("/health", health);
     router.get("/model", model_card);
     for (path, allow) in [("/predict", "POST"), ("/health", "GET"), ("/model", "GET")] {
-        router.any(path, move |req: Request, _: Params| method_not_allowed(&req, allow));
+        router.any(path, move |req: Request, _: Params| {
+            method_not_allowed(&req, allow)
+        });
     }
     router.any("/*", not_found);
     router
@@ -27,16 +29,22 @@ fn predict(req: Request, _: Params) -> Response {
         return refusal;
     }
     match PredictRequest::from_json_bytes(req.body()) {
-        Ok(PredictRequest::Single(patient)) => {
-            json(&Single { model_version: MODEL_VERSION, assessment: MODEL.assess(&patient) })
-        }
+        Ok(PredictRequest::Single(patient)) => json(&Single {
+            model_version: MODEL_VERSION,
+            assessment: MODEL.assess(&patient),
+        }),
         Ok(PredictRequest::Batch(patients)) => {
             let predictions: Vec<Assessment> = patients.iter().map(|p| MODEL.assess(p)).collect();
-            json(&Batch { model_version: MODEL_VERSION, predictions })
+            json(&Batch {
+                model_version: MODEL_VERSION,
+                predictions,
+            })
         }
-        Err(RequestError::Syntax(message)) => {
-            problem(Status::BadRequest, &format!("The body is not valid JSON: {message}."), &[])
-        }
+        Err(RequestError::Syntax(message)) => problem(
+            Status::BadRequest,
+            &format!("The body is not valid JSON: {message}."),
+            &[],
+        ),
         Err(RequestError::Invalid { errors, total }) => {
             let detail = if total > errors.len() {
                 format!("{total} fields are invalid; the first {MAX_ERRORS} are listed.")
@@ -65,7 +73,10 @@ struct Batch {
 
 /// `GET /health`: liveness and readiness for Kubernetes probes.
 fn health(_: Request, _: Params) -> Response {
-    json(&Health { status: "ok", model_version: MODEL_VERSION })
+    json(&Health {
+        status: "ok",
+        model_version: MODEL_VERSION,
+    })
 }
 
 #[derive(Serialize)]
@@ -81,12 +92,19 @@ fn model_card(_: Request, _: Params) -> Response {
 
 /// 415 unless the body is declared as JSON (`application/json`, parameters allowed).
 fn require_json(req: &Request) -> Option<Response> {
-    let declared = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
+    let declared = req
+        .header("content-type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     let media_type = declared.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case("application/json") {
         return None;
     }
-    let found = if declared.is_empty() { "none".to_string() } else { format!("{declared:?}") };
+    let found = if declared.is_empty() {
+        "none".to_string()
+    } else {
+        format!("{declared:?}")
+    };
     Some(problem(
         Status::UnsupportedMediaType,
         &format!("Send the body as Content-Type: application/json (found {found})."),
@@ -97,7 +115,11 @@ fn require_json(req: &Request) -> Option<Response> {
 fn method_not_allowed(req: &Request, allow: &'static str) -> Response {
     let mut response = problem(
         Status::MethodNotAllowed,
-        &format!("{} is not allowed on {}; use {allow}.", req.method(), req.path()),
+        &format!(
+            "{} is not allowed on {}; use {allow}.",
+            req.method(),
+            req.path()
+        ),
         &[],
     );
     response.set_header("allow", allow);
@@ -107,7 +129,10 @@ fn method_not_allowed(req: &Request, allow: &'static str) -> Response {
 fn not_found(req: Request, _: Params) -> Response {
     problem(
         Status::NotFound,
-        &format!("No endpoint at {}. The API serves POST /predict, GET /health and GET /model.", req.path()),
+        &format!(
+            "No endpoint at {}. The API serves POST /predict, GET /health and GET /model.",
+            req.path()
+        ),
         &[],
     )
 }

@@ -113,7 +113,10 @@ impl Preprocessor {
             present.sort_by(f64::total_cmp);
             impute[i] = most_frequent(&present);
             if feature.encoding == Encoding::Standardize {
-                let column: Vec<f64> = patients.iter().map(|p| p.get(i).unwrap_or(impute[i])).collect();
+                let column: Vec<f64> = patients
+                    .iter()
+                    .map(|p| p.get(i).unwrap_or(impute[i]))
+                    .collect();
                 let n = column.len() as f64;
                 let m = column.iter().sum::<f64>() / n;
                 let var = column.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
@@ -121,7 +124,11 @@ impl Preprocessor {
                 scale[i] = if var > 0.0 { var.sqrt() } else { 1.0 };
             }
         }
-        Preprocessor { impute, mean, scale }
+        Preprocessor {
+            impute,
+            mean,
+            scale,
+        }
     }
 
     /// The encoded inputs for one patient, and which features were imputed.
@@ -199,7 +206,11 @@ impl Assessment {
 
     /// Names of the imputed features.
     pub fn imputed_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        FEATURES.iter().zip(self.imputed).filter(|(_, i)| *i).map(|(f, _)| f.name)
+        FEATURES
+            .iter()
+            .zip(self.imputed)
+            .filter(|(_, i)| *i)
+            .map(|(f, _)| f.name)
     }
 }
 
@@ -246,8 +257,12 @@ mod tests {
         Patient::from_values(values.map(Some)).unwrap()
     }
 
-    const A: [f64; N_FEATURES] = [63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0];
-    const B: [f64; N_FEATURES] = [67.0, 1.0, 4.0, 160.0, 286.0, 0.0, 2.0, 108.0, 1.0, 1.5, 2.0, 3.0, 3.0];
+    const A: [f64; N_FEATURES] = [
+        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
+    ];
+    const B: [f64; N_FEATURES] = [
+        67.0, 1.0, 4.0, 160.0, 286.0, 0.0, 2.0, 108.0, 1.0, 1.5, 2.0, 3.0, 3.0,
+    ];
 
     #[test]
     fn sigmoid_is_stable_and_symmetric() {
@@ -286,7 +301,11 @@ mod tests {
         for (j, w) in weights.iter_mut().enumerate() {
             *w = (j as f64 - 10.0) / 7.0;
         }
-        let model = LogisticModel { preprocessor: pre, weights, intercept: -0.25 };
+        let model = LogisticModel {
+            preprocessor: pre,
+            weights,
+            intercept: -0.25,
+        };
         let a = model.assess(&patient(B));
         let (x, _) = pre.encode(&patient(B));
         let direct: f64 = -0.25 + weights.iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
@@ -298,7 +317,10 @@ mod tests {
     #[test]
     fn risk_levels_follow_the_thresholds() {
         assert_eq!(RiskLevel::from_probability(0.29), RiskLevel::Low);
-        assert_eq!(RiskLevel::from_probability(MODERATE_RISK_FROM), RiskLevel::Moderate);
+        assert_eq!(
+            RiskLevel::from_probability(MODERATE_RISK_FROM),
+            RiskLevel::Moderate
+        );
         assert_eq!(RiskLevel::from_probability(HIGH_RISK_FROM), RiskLevel::High);
     }
 }

@@ -27,7 +27,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -38,7 +41,9 @@ impl Patient {
             .iter()
             .zip(values)
             .filter_map(|(feature, value)| {
-                check_value(feature, value).err().map(|reason| FieldError::new(format!("/{}", feature.name), reason))
+                check_value(feature, value)
+                    .err()
+                    .map(|reason| FieldError::new(format!("/{}", feature.name), reason))
             })
             .collect();
         if errors.is_empty() {
@@ -54,7 +59,10 @@ impl Patient {
         let Value::Object(object) = value else {
             return Err(vec![FieldError::new(
                 pointer,
-                format!("must be a JSON object with the patient's features, found {}", kind(value)),
+                format!(
+                    "must be a JSON object with the patient's features, found {}",
+                    kind(value)
+                ),
             )]);
         };
         from_object(object, pointer)
@@ -94,14 +102,21 @@ fn from_object(object: &Map<String, Value>, pointer: &str) -> Result<Patient, Ve
         let raw = match object.get(feature.name) {
             None | Some(Value::Null) if !feature.required => continue,
             None => {
-                errors.push(FieldError::new(field(), format!("is required and {}", feature.rule())));
+                errors.push(FieldError::new(
+                    field(),
+                    format!("is required and {}", feature.rule()),
+                ));
                 continue;
             }
             Some(Value::Number(n)) => n.as_f64(),
             Some(other) => {
                 errors.push(FieldError::new(
                     field(),
-                    format!("must be a number, found {}; it {}", kind(other), feature.rule()),
+                    format!(
+                        "must be a number, found {}; it {}",
+                        kind(other),
+                        feature.rule()
+                    ),
                 ));
                 continue;
             }
@@ -176,7 +191,11 @@ mod tests {
         let errors = Patient::from_json(&v, "/instances/2").unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "/instances/2/age");
-        assert!(errors[0].reason.contains("required"), "{}", errors[0].reason);
+        assert!(
+            errors[0].reason.contains("required"),
+            "{}",
+            errors[0].reason
+        );
     }
 
     #[test]
@@ -187,8 +206,11 @@ mod tests {
         v["ca"] = json!(1.5);
         v["bmi"] = json!(22);
         v.as_object_mut().unwrap().remove("sex");
-        let mut fields: Vec<String> =
-            Patient::from_json(&v, "").unwrap_err().into_iter().map(|e| e.field).collect();
+        let mut fields: Vec<String> = Patient::from_json(&v, "")
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         fields.sort();
         assert_eq!(fields, ["/bmi", "/ca", "/chol", "/cp", "/sex"]);
     }
@@ -211,8 +233,11 @@ mod tests {
         values = *p.values();
         values[3] = Some(f64::INFINITY);
         values[0] = None;
-        let fields: Vec<String> =
-            Patient::from_values(values).unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = Patient::from_values(values)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, ["/age", "/trestbps"]);
     }
 }

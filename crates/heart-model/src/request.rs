@@ -25,7 +25,10 @@ pub enum RequestError {
     Syntax(String),
     /// JSON, but not a valid request (HTTP 422): every offending field, at most
     /// [`MAX_ERRORS`] of `total`.
-    Invalid { errors: Vec<FieldError>, total: usize },
+    Invalid {
+        errors: Vec<FieldError>,
+        total: usize,
+    },
 }
 
 impl RequestError {
@@ -39,7 +42,8 @@ impl RequestError {
 impl PredictRequest {
     /// Parses and validates a request body.
     pub fn from_json_bytes(body: &[u8]) -> Result<Self, RequestError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
         Self::from_json(&value)
     }
 
@@ -50,7 +54,12 @@ impl PredictRequest {
                 let mut errors: Vec<FieldError> = object
                     .keys()
                     .filter(|k| *k != "instances")
-                    .map(|k| FieldError::new(format!("/{k}"), "unknown field; a batch has only \"instances\""))
+                    .map(|k| {
+                        FieldError::new(
+                            format!("/{k}"),
+                            "unknown field; a batch has only \"instances\"",
+                        )
+                    })
                     .collect();
                 match batch(&object["instances"]) {
                     Ok(patients) if errors.is_empty() => Ok(PredictRequest::Batch(patients)),
@@ -61,10 +70,15 @@ impl PredictRequest {
                     }
                 }
             }
-            Value::Object(_) => Patient::from_json(value, "").map(PredictRequest::Single).map_err(RequestError::invalid),
+            Value::Object(_) => Patient::from_json(value, "")
+                .map(PredictRequest::Single)
+                .map_err(RequestError::invalid),
             other => Err(RequestError::invalid(vec![FieldError::new(
                 "",
-                format!("must be a patient object or {{\"instances\": [patient, ...]}}, found {}", kind(other)),
+                format!(
+                    "must be a patient object or {{\"instances\": [patient, ...]}}, found {}",
+                    kind(other)
+                ),
             )])),
         }
     }
@@ -82,7 +96,10 @@ fn batch(instances: &Value) -> Result<Vec<Patient>, Vec<FieldError>> {
     let Value::Array(items) = instances else {
         return Err(vec![FieldError::new(
             "/instances",
-            format!("must be an array of 1 to {MAX_BATCH} patient objects, found {}", kind(instances)),
+            format!(
+                "must be an array of 1 to {MAX_BATCH} patient objects, found {}",
+                kind(instances)
+            ),
         )]);
     };
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -121,7 +138,10 @@ mod tests {
 
     #[test]
     fn single_and_batch() {
-        assert!(matches!(PredictRequest::from_json_bytes(PATIENT.as_bytes()), Ok(PredictRequest::Single(_))));
+        assert!(matches!(
+            PredictRequest::from_json_bytes(PATIENT.as_bytes()),
+            Ok(PredictRequest::Single(_))
+        ));
         let body = format!(r#"{{"instances":[{PATIENT},{PATIENT}]}}"#);
         let req = PredictRequest::from_json_bytes(body.as_bytes()).unwrap();
         assert_eq!(req.patients().len(), 2);
@@ -130,24 +150,57 @@ mod tests {
     #[test]
     fn syntax_errors_are_told_apart_from_invalid_requests() {
         for bad in ["", "{", "{\"age\": NaN}", "{\"age\": 1e400}", "[1,]"] {
-            assert!(matches!(PredictRequest::from_json_bytes(bad.as_bytes()), Err(RequestError::Syntax(_))), "{bad}");
+            assert!(
+                matches!(
+                    PredictRequest::from_json_bytes(bad.as_bytes()),
+                    Err(RequestError::Syntax(_))
+                ),
+                "{bad}"
+            );
         }
-        assert_eq!(fields(PredictRequest::from_json_bytes(b"42").unwrap_err()), [""]);
-        assert_eq!(fields(PredictRequest::from_json_bytes(b"{\"instances\": {}}").unwrap_err()), ["/instances"]);
-        assert_eq!(fields(PredictRequest::from_json_bytes(b"{\"instances\": []}").unwrap_err()), ["/instances"]);
+        assert_eq!(
+            fields(PredictRequest::from_json_bytes(b"42").unwrap_err()),
+            [""]
+        );
+        assert_eq!(
+            fields(PredictRequest::from_json_bytes(b"{\"instances\": {}}").unwrap_err()),
+            ["/instances"]
+        );
+        assert_eq!(
+            fields(PredictRequest::from_json_bytes(b"{\"instances\": []}").unwrap_err()),
+            ["/instances"]
+        );
     }
 
     #[test]
     fn batch_limits_and_paths() {
-        let over = format!(r#"{{"instances":[{}]}}"#, vec![PATIENT; MAX_BATCH + 1].join(","));
-        assert_eq!(fields(PredictRequest::from_json_bytes(over.as_bytes()).unwrap_err()), ["/instances"]);
-        let full = format!(r#"{{"instances":[{}]}}"#, vec![PATIENT; MAX_BATCH].join(","));
-        assert_eq!(PredictRequest::from_json_bytes(full.as_bytes()).unwrap().patients().len(), MAX_BATCH);
+        let over = format!(
+            r#"{{"instances":[{}]}}"#,
+            vec![PATIENT; MAX_BATCH + 1].join(",")
+        );
+        assert_eq!(
+            fields(PredictRequest::from_json_bytes(over.as_bytes()).unwrap_err()),
+            ["/instances"]
+        );
+        let full = format!(
+            r#"{{"instances":[{}]}}"#,
+            vec![PATIENT; MAX_BATCH].join(",")
+        );
+        assert_eq!(
+            PredictRequest::from_json_bytes(full.as_bytes())
+                .unwrap()
+                .patients()
+                .len(),
+            MAX_BATCH
+        );
 
         let body = format!(r#"{{"instances":[{PATIENT},{{"age":"old"}}],"extra":1}}"#);
         let f = fields(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err());
         assert_eq!(f[0], "/extra");
-        assert!(f.contains(&"/instances/1/age".to_string()) && f.contains(&"/instances/1/sex".to_string()));
+        assert!(
+            f.contains(&"/instances/1/age".to_string())
+                && f.contains(&"/instances/1/sex".to_string())
+        );
     }
 
     #[test]

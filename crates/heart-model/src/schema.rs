@@ -188,10 +188,18 @@ impl Feature {
     /// The rule of [`Feature::accepts`] in words, for error messages and documentation.
     pub fn rule(&self) -> String {
         match self.domain {
-            Domain::Range { min, max, integer: true } => {
+            Domain::Range {
+                min,
+                max,
+                integer: true,
+            } => {
                 format!("must be a whole number from {min} to {max}")
             }
-            Domain::Range { min, max, integer: false } => {
+            Domain::Range {
+                min,
+                max,
+                integer: false,
+            } => {
                 format!("must be a number from {min} to {max}")
             }
             Domain::Levels(levels) => {
@@ -204,9 +212,10 @@ impl Feature {
     /// Names of this feature's model inputs: `age` for one column, `cp=1`, `cp=2`, … for one-hot.
     pub fn encoded_names(&self) -> Vec<String> {
         match (self.encoding, self.domain) {
-            (Encoding::OneHot, Domain::Levels(levels)) => {
-                levels.iter().map(|l| format!("{}={l}", self.name)).collect()
-            }
+            (Encoding::OneHot, Domain::Levels(levels)) => levels
+                .iter()
+                .map(|l| format!("{}={l}", self.name))
+                .collect(),
             _ => vec![self.name.to_string()],
         }
     }
@@ -225,7 +234,11 @@ mod tests {
     fn one_hot_features_have_levels_and_widths_add_up() {
         for f in &FEATURES {
             if f.encoding == Encoding::OneHot {
-                assert!(matches!(f.domain, Domain::Levels(_)), "{} is one-hot without levels", f.name);
+                assert!(
+                    matches!(f.domain, Domain::Levels(_)),
+                    "{} is one-hot without levels",
+                    f.name
+                );
             }
         }
         let names: usize = FEATURES.iter().map(|f| f.encoded_names().len()).sum();

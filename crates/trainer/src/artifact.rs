@@ -43,7 +43,10 @@ fn floats(values: &[f64]) -> String {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Facts about the training data recorded in the card.
@@ -139,7 +142,10 @@ pub fn render_card(
                 .encoded_names()
                 .into_iter()
                 .enumerate()
-                .map(|(j, column)| Coefficient { column, weight: model.weights[col + j] })
+                .map(|(j, column)| Coefficient {
+                    column,
+                    weight: model.weights[col + j],
+                })
                 .collect();
             col += f.width();
             let standardized = f.encoding == Encoding::Standardize;
@@ -152,7 +158,9 @@ pub fn render_card(
                 encoding: match (f.encoding, f.domain) {
                     (Encoding::Standardize, _) => "standardize: (x - mean) / scale",
                     (Encoding::Flag, _) => "flag: 0 or 1 as is",
-                    (Encoding::OneHot, Domain::Levels(_)) | (Encoding::OneHot, _) => "one-hot: one column per code",
+                    (Encoding::OneHot, Domain::Levels(_)) | (Encoding::OneHot, _) => {
+                        "one-hot: one column per code"
+                    }
                 },
                 imputation_value: p.impute[i],
                 mean: standardized.then_some(p.mean[i]),

@@ -13,7 +13,11 @@ pub struct CvScheme {
     pub seed: u64,
 }
 
-pub const SCHEME: CvScheme = CvScheme { folds: 10, repeats: 5, seed: 20_240_045 };
+pub const SCHEME: CvScheme = CvScheme {
+    folds: 10,
+    repeats: 5,
+    seed: 20_240_045,
+};
 
 /// Mean and sample standard deviation over the folds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -39,23 +43,38 @@ pub fn cross_validate(data: &[Example], scheme: CvScheme) -> Result<CvMetrics, S
     for _ in 0..scheme.repeats {
         let mut fold_of = vec![0usize; data.len()];
         for class in [false, true] {
-            let mut idx: Vec<usize> = (0..data.len()).filter(|&i| data[i].disease == class).collect();
+            let mut idx: Vec<usize> = (0..data.len())
+                .filter(|&i| data[i].disease == class)
+                .collect();
             rng.shuffle(&mut idx);
             for (k, i) in idx.into_iter().enumerate() {
                 fold_of[i] = k % scheme.folds;
             }
         }
         for fold in 0..scheme.folds {
-            let (test, train): (Vec<_>, Vec<_>) = (0..data.len()).partition(|&i| fold_of[i] == fold);
+            let (test, train): (Vec<_>, Vec<_>) =
+                (0..data.len()).partition(|&i| fold_of[i] == fold);
             let train: Vec<Example> = train.into_iter().map(|i| data[i]).collect();
             let model = fit(&train)?;
-            let scored: Vec<(f64, bool)> =
-                test.iter().map(|&i| (model.probability(&data[i].patient), data[i].disease)).collect();
-            per_fold.push([accuracy(&scored), roc_auc(&scored), log_loss(&scored), brier(&scored)]);
+            let scored: Vec<(f64, bool)> = test
+                .iter()
+                .map(|&i| (model.probability(&data[i].patient), data[i].disease))
+                .collect();
+            per_fold.push([
+                accuracy(&scored),
+                roc_auc(&scored),
+                log_loss(&scored),
+                brier(&scored),
+            ]);
         }
     }
     let summary = |m: usize| summarize(per_fold.iter().map(|f| f[m]));
-    Ok(CvMetrics { accuracy: summary(0), roc_auc: summary(1), log_loss: summary(2), brier: summary(3) })
+    Ok(CvMetrics {
+        accuracy: summary(0),
+        roc_auc: summary(1),
+        log_loss: summary(2),
+        brier: summary(3),
+    })
 }
 
 fn summarize(values: impl Iterator<Item = f64>) -> Summary {
@@ -63,12 +82,18 @@ fn summarize(values: impl Iterator<Item = f64>) -> Summary {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Summary { mean, sd: var.sqrt() }
+    Summary {
+        mean,
+        sd: var.sqrt(),
+    }
 }
 
 /// Share of correct 0/1 calls at probability 0.5.
 pub fn accuracy(scored: &[(f64, bool)]) -> f64 {
-    let right = scored.iter().filter(|(p, y)| (*p >= heart_model::model::DECISION_THRESHOLD) == *y).count();
+    let right = scored
+        .iter()
+        .filter(|(p, y)| (*p >= heart_model::model::DECISION_THRESHOLD) == *y)
+        .count();
     right as f64 / scored.len() as f64
 }
 
@@ -80,7 +105,13 @@ pub fn roc_auc(scored: &[(f64, bool)]) -> f64 {
     let mut wins = 0.0;
     for p in &pos {
         for n in &neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / (pos.len() * neg.len()) as f64
@@ -105,7 +136,11 @@ pub fn log_loss(scored: &[(f64, bool)]) -> f64 {
 
 /// Mean squared error of the probability.
 pub fn brier(scored: &[(f64, bool)]) -> f64 {
-    scored.iter().map(|&(p, y)| (p - f64::from(u8::from(y))).powi(2)).sum::<f64>() / scored.len() as f64
+    scored
+        .iter()
+        .map(|&(p, y)| (p - f64::from(u8::from(y))).powi(2))
+        .sum::<f64>()
+        / scored.len() as f64
 }
 
 /// A small, fixed pseudo-random generator (SplitMix64): the same seed gives the same folds on

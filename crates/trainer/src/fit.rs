@@ -17,15 +17,24 @@ pub const ALPHA: f64 = 1.0;
 pub fn fit(train: &[Example]) -> Result<LogisticModel, String> {
     let patients: Vec<_> = train.iter().map(|e| e.patient).collect();
     let preprocessor = Preprocessor::fit(&patients);
-    let rows: Vec<Vec<f64>> = patients.iter().map(|p| preprocessor.encode(p).0.to_vec()).collect();
-    let x = DenseMatrix::from_2d_vec(&rows).map_err(|e| format!("building the design matrix: {e}"))?;
+    let rows: Vec<Vec<f64>> = patients
+        .iter()
+        .map(|p| preprocessor.encode(p).0.to_vec())
+        .collect();
+    let x =
+        DenseMatrix::from_2d_vec(&rows).map_err(|e| format!("building the design matrix: {e}"))?;
     let y: Vec<u8> = train.iter().map(|e| u8::from(e.disease)).collect();
     let params = LogisticRegressionParameters::default().with_alpha(ALPHA);
-    let lr = LogisticRegression::fit(&x, &y, params).map_err(|e| format!("fitting the logistic regression: {e}"))?;
+    let lr = LogisticRegression::fit(&x, &y, params)
+        .map_err(|e| format!("fitting the logistic regression: {e}"))?;
     let mut weights = [0.0; N_ENCODED];
     for (j, w) in weights.iter_mut().enumerate() {
         *w = *lr.coefficients().get((0, j));
     }
     let intercept = *lr.intercept().get((0, 0));
-    Ok(LogisticModel { preprocessor, weights, intercept })
+    Ok(LogisticModel {
+        preprocessor,
+        weights,
+        intercept,
+    })
 }

@@ -28,7 +28,8 @@ pub struct Trained {
 /// Runs the whole recipe on the data file's bytes. Deterministic: the same bytes give the same
 /// outputs, byte for byte.
 pub fn train(data_bytes: &[u8]) -> Result<Trained, String> {
-    let text = std::str::from_utf8(data_bytes).map_err(|e| format!("the data file is not UTF-8: {e}"))?;
+    let text =
+        std::str::from_utf8(data_bytes).map_err(|e| format!("the data file is not UTF-8: {e}"))?;
     let examples = data::parse(text)?;
     let metrics = cv::cross_validate(&examples, cv::SCHEME)?;
     let model = fit::fit(&examples)?;
@@ -42,8 +43,19 @@ pub fn train(data_bytes: &[u8]) -> Result<Trained, String> {
         source: "UCI Machine Learning Repository, Heart Disease data set (Cleveland subset)",
         doi: "10.24432/C52P4X",
         license: "CC BY 4.0",
-        creators: ["Andras Janosi", "William Steinbrunn", "Matthias Pfisterer", "Robert Detrano"],
+        creators: [
+            "Andras Janosi",
+            "William Steinbrunn",
+            "Matthias Pfisterer",
+            "Robert Detrano",
+        ],
     };
     let card = render_card(&model, &version, &facts, cv::SCHEME, &metrics);
-    Ok(Trained { model, version, metrics, artifact, card })
+    Ok(Trained {
+        model,
+        version,
+        metrics,
+        artifact,
+        card,
+    })
 }

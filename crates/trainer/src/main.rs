@@ -27,12 +27,24 @@ fn main() -> ExitCode {
 }
 
 fn run(check: bool) -> Result<(), String> {
-    let data = std::fs::read(DATA_FILE)
-        .map_err(|e| format!("cannot read {DATA_FILE}: {e} (run from the repository's top, e.g. `make train`)"))?;
+    let data = std::fs::read(DATA_FILE).map_err(|e| {
+        format!("cannot read {DATA_FILE}: {e} (run from the repository's top, e.g. `make train`)")
+    })?;
     let t = train(&data)?;
     let m = &t.metrics;
-    println!("model {}: stratified {}-fold CV x {} repeats (seed {})", t.version, trainer::cv::SCHEME.folds, trainer::cv::SCHEME.repeats, trainer::cv::SCHEME.seed);
-    for (name, s) in [("accuracy", m.accuracy), ("ROC-AUC", m.roc_auc), ("log-loss", m.log_loss), ("Brier", m.brier)] {
+    println!(
+        "model {}: stratified {}-fold CV x {} repeats (seed {})",
+        t.version,
+        trainer::cv::SCHEME.folds,
+        trainer::cv::SCHEME.repeats,
+        trainer::cv::SCHEME.seed
+    );
+    for (name, s) in [
+        ("accuracy", m.accuracy),
+        ("ROC-AUC", m.roc_auc),
+        ("log-loss", m.log_loss),
+        ("Brier", m.brier),
+    ] {
         println!("  {name:<9} {:.4} ± {:.4}", s.mean, s.sd);
     }
     for (path, text) in [(ARTIFACT_FILE, &t.artifact), (CARD_FILE, &t.card)] {

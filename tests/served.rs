@@ -1,0 +1,357 @@
+//! The release `.wasm`, served by two independent wasi:http hosts (`wasmtime serve` and
+//! `jco serve`), answers real HTTP requests exactly as the host-side model core does.
+
+mod support;
+
+use heart_model::schema::FEATURES;
+use heart_model::{Patient, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
+use serde_json::{json, Value};
+use support::{Body, Req, Runtime, Server};
+
+#[test]
+fn wasmtime_serve() {
+    check_all(&Server::start(Runtime::Wasmtime));
+}
+
+#[test]
+fn jco_serve() {
+    check_all(&Server::start(Runtime::Jco));
+}
+
+fn check_all(s: &Server) {
+    health_and_model_card(s);
+    predictions_equal_the_host_model(s);
+    batch_of_1000_equals_1000_single_calls(s);
+    imputation_is_reported(s);
+    every_error_class_is_problem_json(s);
+}
+
+/// The 303 patients of the training data (their missing `ca`/`thal` as `null`).
+fn dataset() -> Vec<Patient> {
+    let text =
+        std::fs::read_to_string(support::repo().join(trainer::DATA_FILE)).expect("data file");
+    trainer::data::parse(&text)
+        .expect("data parses")
+        .into_iter()
+        .map(|e| e.patient)
+        .collect()
+}
+
+fn patient_json(p: &Patient) -> Value {
+    let object = FEATURES
+        .iter()
+        .zip(p.values())
+        .map(|(f, v)| (f.name.to_string(), json!(v)))
+        .collect();
+    Value::Object(object)
+}
+
+fn problem_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn health_and_model_card(s: &Server) {
+    let r = s.send(&Req::get("/health"));
+    assert_eq!(r.status, 200, "{:?} /health", s.runtime);
+    assert_eq!(
+        r.json(),
+        json!({"status": "ok", "model_version": MODEL_VERSION})
+    );
+    assert_eq!(r.header("x-model-version"), Some(MODEL_VERSION));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+
+    let r = s.send(&Req::get("/model"));
+    assert_eq!(r.status, 200);
+    let card: Value = serde_json::from_str(MODEL_CARD_JSON).unwrap();
+    assert_eq!(
+        r.json(),
+        card,
+        "{:?}: /model is the committed model card",
+        s.runtime
+    );
+    assert_eq!(card["model_version"], MODEL_VERSION);
+    assert_eq!(r.header("x-model-version"), Some(MODEL_VERSION));
+}
+
+/// Every training patient, one request each: the served answer is the host's to 1e-12, and
+/// the whole explanation (contributions, intercept, imputed, risk level) agrees.
+fn predictions_equal_the_host_model(s: &Server) {
+    for (i, p) in dataset().iter().enumerate() {
+        let r = s.post_json("/predict", &patient_json(p).to_string());
+        assert_eq!(r.status, 200, "{:?} row {i}: {}", s.runtime, r.text());
+        assert_eq!(r.header("x-model-version"), Some(MODEL_VERSION));
+        let got = r.json();
+        let want = MODEL.assess(p);
+        let prob = got["probability"].as_f64().unwrap();
+        assert!(
+            (prob - want.probability).abs() <= 1e-12,
+            "{:?} row {i}: {prob} vs {}",
+            s.runtime,
+            want.probability
+        );
+        assert_eq!(got["model_version"], MODEL_VERSION);
+        assert_eq!(got["prediction"], want.prediction);
+        assert_eq!(got["risk_level"], want.risk_level.as_str());
+        for (f, c) in FEATURES.iter().zip(want.contributions) {
+            let served = got["contributions"][f.name].as_f64().unwrap();
+            assert!(
+                (served - c).abs() <= 1e-12,
+                "row {i} contribution of {}",
+                f.name
+            );
+        }
+        assert!((got["intercept"].as_f64().unwrap() - want.intercept).abs() <= 1e-12);
+        let imputed: Vec<&str> = want.imputed_names().collect();
+        assert_eq!(got["imputed"], json!(imputed));
+    }
+}
+
+fn batch_of_1000_equals_1000_single_calls(s: &Server) {
+    let data = dataset();
+    let patients: Vec<Value> = (0..1000)
+        .map(|i| {
+            let mut v = patient_json(&data[i % data.len()]);
+            v["age"] = json!(30 + (i % 47) as i64);
+            v
+        })
+        .collect();
+    let body = json!({ "instances": patients }).to_string();
+    assert!(
+        body.len() > 64 * 1024 && body.len() < 256 * 1024,
+        "a real batch of 1000: {} bytes",
+        body.len()
+    );
+    let r = s.post_json("/predict", &body);
+    assert_eq!(r.status, 200, "{:?}: {}", s.runtime, r.text());
+    let batch = r.json();
+    assert_eq!(batch["model_version"], MODEL_VERSION);
+    let predictions = batch["predictions"].as_array().expect("predictions");
+    assert_eq!(predictions.len(), 1000);
+    for (i, (patient, from_batch)) in patients.iter().zip(predictions).enumerate() {
+        let mut single = s.post_json("/predict", &patient.to_string()).json();
+        single.as_object_mut().unwrap().remove("model_version");
+        assert_eq!(
+            &single, from_batch,
+            "{:?}: patient {i} alone vs in the batch",
+            s.runtime
+        );
+    }
+}
+
+fn imputation_is_reported(s: &Server) {
+    let mut p = patient_json(&dataset()[0]);
+    p.as_object_mut().unwrap().remove("slope");
+    p["ca"] = Value::Null;
+    let r = s.post_json("/predict", &p.to_string());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["imputed"], json!(["slope", "ca"]));
+}
+
+/// One request per error class: status, problem+json, the offending fields named.
+fn every_error_class_is_problem_json(s: &Server) {
+    let good = patient_json(&dataset()[0]);
+    let with = |key: &str, value: Value| {
+        let mut v = good.clone();
+        v[key] = value;
+        v.to_string()
+    };
+    let without = |key: &str| {
+        let mut v = good.clone();
+        v.as_object_mut().unwrap().remove(key);
+        v.to_string()
+    };
+    let json_post = |body: String| {
+        Req::post("/predict", body.into_bytes()).header("content-type", "application/json")
+    };
+    let instances = |n: usize| json!({ "instances": vec![good.clone(); n] }).to_string();
+    let big_batch = instances(1001);
+
+    let cases: Vec<(&str, Req, u16, Vec<&str>)> = vec![
+        (
+            "invalid JSON",
+            json_post("{\"age\": 63,".into()),
+            400,
+            vec![],
+        ),
+        (
+            "NaN literal",
+            json_post(good.to_string().replace("\"age\":63.0", "\"age\":NaN")),
+            400,
+            vec![],
+        ),
+        (
+            "number overflowing f64",
+            json_post(good.to_string().replace("\"age\":63.0", "\"age\":1e400")),
+            400,
+            vec![],
+        ),
+        (
+            "out of range",
+            json_post(with("cp", json!(5))),
+            422,
+            vec!["/cp"],
+        ),
+        (
+            "not a whole number",
+            json_post(with("ca", json!(1.5))),
+            422,
+            vec!["/ca"],
+        ),
+        (
+            "wrong type",
+            json_post(with("chol", json!("233"))),
+            422,
+            vec!["/chol"],
+        ),
+        (
+            "NaN as a string",
+            json_post(with("age", json!("NaN"))),
+            422,
+            vec!["/age"],
+        ),
+        (
+            "null for a required field",
+            json_post(with("sex", Value::Null)),
+            422,
+            vec!["/sex"],
+        ),
+        (
+            "missing required field",
+            json_post(without("thalach")),
+            422,
+            vec!["/thalach"],
+        ),
+        (
+            "unknown field",
+            json_post(with("bmi", json!(22))),
+            422,
+            vec!["/bmi"],
+        ),
+        (
+            "several at once",
+            json_post(with("fbs", json!(2)).replace("\"cp\":1.0", "\"cp\":0")),
+            422,
+            vec!["/cp", "/fbs"],
+        ),
+        (
+            "not an object",
+            json_post("[1, 2, 3]".into()),
+            422,
+            vec![""],
+        ),
+        (
+            "empty batch",
+            json_post(instances(0)),
+            422,
+            vec!["/instances"],
+        ),
+        (
+            "batch over 1000",
+            json_post(big_batch.clone()),
+            422,
+            vec!["/instances"],
+        ),
+        (
+            "bad patient in a batch",
+            json_post(json!({"instances": [good, {"age": 63}]}).to_string()),
+            422,
+            vec!["/instances/1/sex"],
+        ),
+        (
+            "body over 256 KiB",
+            json_post(format!(
+                "{{\"instances\": [{}]}}{}",
+                good,
+                " ".repeat(256 * 1024)
+            )),
+            413,
+            vec![],
+        ),
+        (
+            "streamed body over 256 KiB",
+            Req::new("POST", "/predict")
+                .header("content-type", "application/json")
+                .body(Body::Chunked {
+                    chunk: vec![b' '; 16 * 1024],
+                    chunks: 4096,
+                }),
+            413,
+            vec![],
+        ),
+        (
+            "wrong content type",
+            Req::post("/predict", good.to_string().into_bytes())
+                .header("content-type", "text/plain"),
+            415,
+            vec![],
+        ),
+        (
+            "no content type",
+            Req::post("/predict", good.to_string().into_bytes()),
+            415,
+            vec![],
+        ),
+        ("wrong method", Req::get("/predict"), 405, vec![]),
+        (
+            "wrong method on /health",
+            Req::post("/health", vec![]),
+            405,
+            vec![],
+        ),
+        ("unknown path", Req::get("/predictions"), 404, vec![]),
+    ];
+    for (name, req, status, fields) in cases {
+        let r = s.send(&req);
+        let ctx = format!("{:?} {name}: {} {}", s.runtime, r.status, r.text());
+        assert_eq!(r.status, status, "{ctx}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/problem+json"),
+            "{ctx}"
+        );
+        assert_eq!(r.header("x-model-version"), Some(MODEL_VERSION), "{ctx}");
+        let body = r.json();
+        assert_eq!(body["status"], status, "{ctx}");
+        assert!(
+            body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{ctx}"
+        );
+        assert!(
+            body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+            "{ctx}"
+        );
+        let named = problem_fields(&body);
+        for f in &fields {
+            assert!(
+                named.iter().any(|n| n == f),
+                "{ctx}: expected {f} among {named:?}"
+            );
+        }
+        if status == 422 {
+            assert!(
+                body["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["reason"].as_str().is_some_and(|r| !r.is_empty())),
+                "{ctx}"
+            );
+        }
+        if status == 405 {
+            assert!(
+                r.header("allow").is_some_and(|a| a == "POST" || a == "GET"),
+                "{ctx}"
+            );
+        }
+    }
+}
