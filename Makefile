@@ -59,8 +59,38 @@ apt-tools:
 # ---------------------------------------------------------------------------
 # Build, train, serve
 # ---------------------------------------------------------------------------
-.PHONY: build
+.PHONY: build train up
 build: rust-targets ## build the release component ($(WASM))
 	cargo build --release --target $(WASM_TARGET) -p heart-disease-api
+	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes, sha256 $$(sha256sum $(WASM) | cut -c1-64)"
+
+train: ## retrain on model/data and rewrite model/artifact.rs + model/model-card.json
+	cargo run --release -p trainer
+
+# Serve on $(HOST):$(PORT): `spin up` when Spin is installed, else `wasmtime serve`.
+up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
+	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
+	@echo "try: curl -s http://$(HOST):$(PORT)/predict -H 'content-type: application/json' \\"
+	@echo "       -d '{\"age\":63,\"sex\":1,\"cp\":1,\"trestbps\":145,\"chol\":233,\"fbs\":1,\"restecg\":2,\"thalach\":150,\"exang\":0,\"oldpeak\":2.3,\"slope\":3,\"ca\":0,\"thal\":6}'"
+	@if command -v spin >/dev/null; then \
+	  exec spin up --listen $(HOST):$(PORT); \
+	else \
+	  echo "(spin is not installed: serving with wasmtime serve)"; \
+	  exec $(WASMTIME) serve -S cli=y --addr $(HOST):$(PORT) $(WASM); \
+	fi
+
+# ---------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------
+.PHONY: test lint test-rust
+test: deps lint test-rust test-kube ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, chart/image checks
+
+lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p heart-disease-api -p heart-model --target $(WASM_TARGET) -- -D warnings
+
+test-rust: build wasmtime jco ## unit tests, trainer checks, and the release .wasm served by wasmtime and jco
+	HEART_WASM=$(CURDIR)/$(WASM) cargo test --workspace
 
 include mk/kube.mk

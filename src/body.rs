@@ -23,7 +23,7 @@ pub async fn read_bounded(incoming: IncomingRequest) -> Result<Request, Response
     };
     let declared = incoming
         .headers()
-        .get(&"content-length".to_string())
+        .get("content-length")
         .first()
         .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
