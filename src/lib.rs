@@ -6,19 +6,30 @@ pub mod body;
 pub mod response;
 pub mod routes;
 
-use spin_sdk::http::{IncomingRequest, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
+use spin_sdk::http::{IncomingRequest, Request, Response};
 
-/// Every request: read the body (at most [`body::MAX_BODY_BYTES`]), route it, stamp the model
-/// version on the answer. Exported only when built for WebAssembly: the export's names are
-/// not valid symbols for a native shared library, and native builds serve for clippy only.
+/// Every request: read the body (at most [`body::MAX_BODY_BYTES`]), then [`respond`].
+/// Exported only when built for WebAssembly: the export's names are not valid symbols for a
+/// native shared library, and native builds exist for tests, fuzzing and clippy.
 #[cfg_attr(target_arch = "wasm32", http_component)]
 pub async fn handle(request: IncomingRequest) -> Response {
-    let mut response = match body::read_bounded(request).await {
-        Ok(request) => routes::router().handle_async(request).await,
-        Err(refusal) => refusal,
-    };
+    match body::read_bounded(request).await {
+        Ok(request) => respond(request).await,
+        Err(refusal) => stamp(refusal),
+    }
+}
+
+/// The whole request path once the body is read: routing, parsing, validation, prediction,
+/// serialisation, and the `x-model-version` header. It calls nothing of the host, so the
+/// fuzzer and the property tests run exactly this natively
+/// (`futures::executor::block_on(respond(request))`).
+pub async fn respond(request: Request) -> Response {
+    stamp(routes::router().handle_async(request).await)
+}
+
+fn stamp(mut response: Response) -> Response {
     response.set_header(response::MODEL_VERSION_HEADER, heart_model::MODEL_VERSION);
     response
 }
