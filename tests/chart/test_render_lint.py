@@ -1,0 +1,78 @@
+"""Render with real Helm and lint strictly, on every value set."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import KUBE_VERSIONS, VALUE_SETS, by_kind, load_values, lint, notes, one
+
+EXPECTED_KINDS = {
+    "default": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount"},
+    "dev": {"SpinApp", "Service", "ServiceAccount"},
+    "prod": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
+             "PodDisruptionBudget", "NetworkPolicy"},
+    "all-on": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
+               "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap", "Secret",
+               "SpinAppExecutor"},
+}
+
+
+def test_renders_expected_objects(value_set, rendered):
+    kinds = [o["kind"] for o in rendered]
+    assert set(kinds) == EXPECTED_KINDS[value_set]
+    assert len(kinds) == len(set(kinds)), f"duplicate kinds: {kinds}"
+    for obj in rendered:
+        meta = obj["metadata"]
+        assert meta["namespace"] == "heart-disease"
+        assert meta["labels"]["app.kubernetes.io/instance"] == "heart-disease-api"
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+
+
+def test_all_on_file_turns_every_template_on():
+    """Every template file except the helpers renders at least one object with all-on."""
+    from conftest import CHART, render_files
+
+    files = render_files(load_values("all-on"))
+    templates = {p.name for p in (CHART / "templates").iterdir() if p.suffix in (".yaml", ".txt")}
+    non_empty = {path.rsplit("/", 1)[-1] for path, text in files.items()
+                 if any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())}
+    assert templates <= non_empty, f"templates that rendered nothing: {templates - non_empty}"
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("name", list(VALUE_SETS))
+def test_lint_strict_no_warnings(name, kube_version):
+    messages = lint(load_values(name), kube_version)
+    problems = [m for m in messages if m["severity"] >= 2]
+    assert problems == [], problems
+    # Only the INFO about a missing chart icon is accepted (no icon is published).
+    assert all(m["error"] == "icon is recommended" for m in messages), messages
+
+
+def test_lint_catches_a_broken_value():
+    """Lint is not a no-op: a schema violation is reported as an error."""
+    messages = lint({"replicaCount": "two"}, KUBE_VERSIONS[0])
+    assert any(m["severity"] == 3 and "replicaCount" in m["error"] for m in messages), messages
+
+
+def test_notes_tell_how_to_reach_the_app():
+    text = notes({})
+    assert 'export APP_URL="http://$(minikube ip):30080"' in text
+    assert "curl -fsS -X POST \"$APP_URL/predict\"" in text
+    assert "rollout status deployment/heart-disease-api" in text
+    assert "make smoke" in text
+
+
+def test_notes_follow_service_type():
+    text = notes({"service": {"type": "ClusterIP"}})
+    assert "port-forward svc/heart-disease-api-http 8080:80" in text
+    assert "30080" not in text
+
+
+def test_release_name_is_used_in_names():
+    from conftest import render
+
+    objs = render({}, release="demo")
+    assert one(objs, "SpinApp")["metadata"]["name"] == "demo-heart-disease-api"
+    assert one(objs, "Service")["metadata"]["name"] == "demo-heart-disease-api-http"
+    assert by_kind(objs, "HorizontalPodAutoscaler")[0]["spec"]["scaleTargetRef"]["name"] == "demo-heart-disease-api"
