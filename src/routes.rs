@@ -6,6 +6,7 @@ use heart_model::{Assessment, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
 use serde::Serialize;
 use spin_sdk::http::{Params, Request, Response, Router};
 
+use crate::log::BATCH_SIZE_HEADER;
 use crate::response::{json, json_bytes, problem, Status};
 
 /// The routes, each with the only method it answers.
@@ -29,16 +30,26 @@ fn predict(req: Request, _: Params) -> Response {
         return refusal;
     }
     match PredictRequest::from_json_bytes(req.body()) {
-        Ok(PredictRequest::Single(patient)) => json(&Single {
-            model_version: MODEL_VERSION,
-            assessment: MODEL.assess(&patient),
-        }),
+        Ok(PredictRequest::Single(patient)) => {
+            let assessment = MODEL.assess(&patient);
+            with_batch_size(
+                json(&Single {
+                    model_version: MODEL_VERSION,
+                    assessment,
+                }),
+                1,
+            )
+        }
         Ok(PredictRequest::Batch(patients)) => {
             let predictions: Vec<Assessment> = patients.iter().map(|p| MODEL.assess(p)).collect();
-            json(&Batch {
-                model_version: MODEL_VERSION,
-                predictions,
-            })
+            let n = predictions.len();
+            with_batch_size(
+                json(&Batch {
+                    model_version: MODEL_VERSION,
+                    predictions,
+                }),
+                n,
+            )
         }
         Err(RequestError::Syntax(message)) => problem(
             Status::BadRequest,
@@ -54,6 +65,11 @@ fn predict(req: Request, _: Params) -> Response {
             problem(Status::UnprocessableContent, &detail, &errors)
         }
     }
+}
+
+fn with_batch_size(mut response: Response, n: usize) -> Response {
+    response.set_header(BATCH_SIZE_HEADER, n.to_string());
+    response
 }
 
 /// A single patient's answer: the assessment with the model version beside it.

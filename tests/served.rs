@@ -24,6 +24,7 @@ fn check_all(s: &Server) {
     batch_of_1000_equals_1000_single_calls(s);
     imputation_is_reported(s);
     every_error_class_is_problem_json(s);
+    the_log_has_one_line_per_request_and_no_patient_values(s);
 }
 
 /// The 303 patients of the training data (their missing `ca`/`thal` as `null`).
@@ -353,5 +354,62 @@ fn every_error_class_is_problem_json(s: &Server) {
                 "{ctx}"
             );
         }
+    }
+}
+
+/// Each request leaves one JSON line on the server's stderr with what an operator needs, and
+/// no value the caller submitted.
+fn the_log_has_one_line_per_request_and_no_patient_values(s: &Server) {
+    // Values chosen to be unlike anything else in a log line.
+    let patient = json!({"age": 58.0625, "sex": 1, "cp": 4, "trestbps": 173.375, "chol": 487.8125,
+                         "fbs": 0, "restecg": 1, "thalach": 111.4375, "exang": 1, "oldpeak": 3.4375,
+                         "slope": 2, "ca": 2, "thal": 7});
+    let secrets = ["58.0625", "173.375", "487.8125", "111.4375", "3.4375"];
+    let id = format!("privacy-{:?}", s.runtime);
+    let body = json!({"instances": [patient, patient]}).to_string();
+    let r = s.send(
+        &Req::post("/predict?age=58.0625", body.into_bytes())
+            .header("content-type", "application/json")
+            .header("x-request-id", &id),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-request-id"), Some(id.as_str()));
+    assert_eq!(r.header("x-batch-size"), Some("2"));
+    let bad = s.post_json(
+        "/predict",
+        &patient.to_string().replace("\"cp\":4", "\"cp\":9"),
+    );
+    assert_eq!(bad.status, 422);
+    let bad_id = bad
+        .header("x-request-id")
+        .expect("a generated request id")
+        .to_string();
+
+    let log = s.wait_for_log(&bad_id);
+    let line = log
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}:\n{log}"));
+    // wasmtime serve prefixes a component's stderr with `stderr [N] :: `.
+    let line = &line[line.find('{').unwrap_or(0)..];
+    let entry: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(entry["method"], "POST");
+    assert_eq!(entry["path"], "/predict");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["batch_size"], 2);
+    assert_eq!(entry["model_version"], MODEL_VERSION);
+    assert!(
+        entry["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    let bad_line = log.lines().find(|l| l.contains(&bad_id)).unwrap();
+    assert!(bad_line.contains("\"status\":422"), "{bad_line}");
+    for secret in secrets {
+        assert!(
+            !log.contains(secret),
+            "{:?} logged a submitted value {secret}:\n{log}",
+            s.runtime
+        );
     }
 }

@@ -132,6 +132,24 @@ impl Server {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// The log once it mentions `needle` (a host may flush a component's stderr a moment
+    /// after the response); fails with the log after 30 s.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{:?}: {needle} never appeared in the log:\n{log}",
+                self.runtime
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn send(&self, req: &Req) -> Resp {
         try_send(&self.addr, req)
             .unwrap_or_else(|e| panic!("{:?}: {} {}: {e}", self.runtime, req.method, req.path))
