@@ -177,7 +177,8 @@ impl LogisticModel {
         let mut col = 0;
         for (i, feature) in FEATURES.iter().enumerate() {
             let w = feature.width();
-            contributions[i] = (col..col + w).map(|j| self.weights[j] * x[j]).sum();
+            // `+ 0.0` turns -0.0 (a negative weight times an absent flag) into 0.
+            contributions[i] = (col..col + w).map(|j| self.weights[j] * x[j]).sum::<f64>() + 0.0;
             col += w;
         }
         let logit = self.intercept + contributions.iter().sum::<f64>();

@@ -101,7 +101,7 @@ fn from_object(object: &Map<String, Value>, pointer: &str) -> Result<Patient, Ve
         let field = || format!("{pointer}/{}", feature.name);
         let raw = match object.get(feature.name) {
             None | Some(Value::Null) if !feature.required => continue,
-            None => {
+            None | Some(Value::Null) => {
                 errors.push(FieldError::new(
                     field(),
                     format!("is required and {}", feature.rule()),
