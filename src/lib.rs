@@ -7,6 +7,7 @@ pub mod body;
 pub mod log;
 pub mod response;
 pub mod routes;
+pub mod wit_export;
 
 use spin_sdk::http::{IncomingRequest, Request, Response};
 #[cfg(target_arch = "wasm32")]

@@ -92,6 +92,18 @@ impl PredictRequest {
     }
 }
 
+/// A batch holds 1 to [`MAX_BATCH`] patients; the error names `/instances`.
+pub fn check_batch_size(n: usize) -> Result<(), FieldError> {
+    if (1..=MAX_BATCH).contains(&n) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "/instances",
+            format!("must hold 1 to {MAX_BATCH} patients, found {n}"),
+        ))
+    }
+}
+
 fn batch(instances: &Value) -> Result<Vec<Patient>, Vec<FieldError>> {
     let Value::Array(items) = instances else {
         return Err(vec![FieldError::new(
@@ -102,12 +114,7 @@ fn batch(instances: &Value) -> Result<Vec<Patient>, Vec<FieldError>> {
             ),
         )]);
     };
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(vec![FieldError::new(
-            "/instances",
-            format!("must hold 1 to {MAX_BATCH} patients, found {}", items.len()),
-        )]);
-    }
+    check_batch_size(items.len()).map_err(|e| vec![e])?;
     let mut patients = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.iter().enumerate() {
