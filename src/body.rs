@@ -7,10 +7,7 @@ use spin_sdk::http::{IncomingRequest, Request, Response};
 
 use crate::response::{problem, Status};
 
-/// Largest accepted body. A batch of 1000 patients (the batch limit) needs about 125 bytes a
-/// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
-/// it; 256 KiB does, and still bounds what one request can make the component hold.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use heart_model::request::MAX_BODY_BYTES;
 
 /// The request with its body read, or the response that refuses it.
 pub async fn read_bounded(incoming: IncomingRequest) -> Result<Request, Response> {

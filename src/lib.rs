@@ -5,7 +5,9 @@
 
 pub mod body;
 pub mod log;
+pub mod oip;
 pub mod response;
+pub mod router;
 pub mod routes;
 pub mod wit_export;
 
@@ -41,7 +43,7 @@ pub async fn handle(request: IncomingRequest) -> Response {
 /// fuzzer and the property tests run exactly this natively
 /// (`futures::executor::block_on(respond(request))`).
 pub async fn respond(request: Request) -> Response {
-    stamp(routes::router().handle_async(request).await)
+    stamp(routes::respond(&request))
 }
 
 fn stamp(mut response: Response) -> Response {

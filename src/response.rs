@@ -47,16 +47,26 @@ impl Status {
 
 /// A 200 with a JSON document.
 pub fn json(value: &impl Serialize) -> Response {
+    json_with_status(200, value)
+}
+
+/// A JSON document with any status.
+pub fn json_with_status(status: u16, value: &impl Serialize) -> Response {
     // Serialising our own plain structs to memory cannot fail.
     let body = serde_json::to_vec(value).unwrap_or_default();
-    json_bytes(body)
+    typed(status, "application/json", body)
 }
 
 /// A 200 with JSON that is already bytes.
 pub fn json_bytes(body: impl Into<Vec<u8>>) -> Response {
+    typed(200, "application/json", body)
+}
+
+/// A response with a body of the given media type.
+pub fn typed(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
     Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
+        .status(status)
+        .header("content-type", content_type)
         .body(body.into())
         .build()
 }
@@ -93,9 +103,5 @@ pub fn problem(status: Status, detail: &str, errors: &[FieldError]) -> Response 
         errors: &errors,
     })
     .unwrap_or_default();
-    Response::builder()
-        .status(status.code())
-        .header("content-type", "application/problem+json")
-        .body(body)
-        .build()
+    typed(status.code(), "application/problem+json", body)
 }

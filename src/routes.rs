@@ -1,32 +1,84 @@
-//! The endpoints. Each is a small function from a request to a response; the router sends
-//! anything else to a problem+json 404 or 405.
+//! The endpoints: a routing table and one small function per endpoint, from a request to a
+//! response. The Open Inference Protocol's endpoints are in [`crate::oip`].
 
 use heart_model::request::{PredictRequest, RequestError, MAX_ERRORS};
 use heart_model::{Assessment, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
 use serde::Serialize;
-use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http::{Request, Response};
 
 use crate::log::BATCH_SIZE_HEADER;
-use crate::response::{json, json_bytes, problem, Status};
+use crate::oip;
+use crate::response::{json, json_bytes, problem, typed, Status};
+use crate::router::{self, Found, Params, Route};
 
-/// The routes, each with the only method it answers.
-pub fn router() -> Router {
-    let mut router = Router::new();
-    router.post("/predict", predict);
-    router.get("/health", health);
-    router.get("/model", model_card);
-    for (path, allow) in [("/predict", "POST"), ("/health", "GET"), ("/model", "GET")] {
-        router.any(path, move |req: Request, _: Params| {
-            method_not_allowed(&req, allow)
-        });
+/// Every endpoint, with the only method it answers.
+pub const ROUTES: &[Route] = &[
+    Route::post("/predict", predict),
+    Route::get("/health", health),
+    Route::get("/model", model_card),
+    Route::get("/openapi.json", openapi),
+    Route::get("/docs", docs),
+    Route::get("/v2", oip::server_metadata),
+    Route::get("/v2/health/live", oip::live),
+    Route::get("/v2/health/ready", oip::ready),
+    Route::get("/v2/models/:model", oip::model_metadata),
+    Route::get("/v2/models/:model/ready", oip::model_ready),
+    Route::post("/v2/models/:model/infer", oip::infer),
+    Route::get("/v2/models/:model/versions/:version", oip::model_metadata),
+    Route::get(
+        "/v2/models/:model/versions/:version/ready",
+        oip::model_ready,
+    ),
+    Route::post("/v2/models/:model/versions/:version/infer", oip::infer),
+];
+
+/// Routes a request. Unknown paths are 404 and known paths with another method 405 with
+/// `Allow`, as problem+json — or as the protocol's `{"error"}` under `/v2`.
+pub fn respond(req: &Request) -> Response {
+    let path = req.path();
+    let protocol = path == "/v2" || path.starts_with("/v2/");
+    match router::find(ROUTES, req.method(), path) {
+        Found::Route(handler, params) => handler(req, &params),
+        Found::WrongMethod(allow) => {
+            let detail = format!("{} is not allowed on {path}; use {allow}.", req.method());
+            let mut response = if protocol {
+                oip::error(405, &detail)
+            } else {
+                problem(Status::MethodNotAllowed, &detail, &[])
+            };
+            response.set_header("allow", allow);
+            response
+        }
+        Found::NotFound if protocol => oip::error(404, &format!("No endpoint at {path}; see GET /openapi.json.")),
+        Found::NotFound => problem(
+            Status::NotFound,
+            &format!(
+                "No endpoint at {path}. The API serves POST /predict, GET /health, GET /model, GET /docs, \
+                 GET /openapi.json and the Open Inference Protocol under /v2."
+            ),
+            &[],
+        ),
     }
-    router.any("/*", not_found);
-    router
+}
+
+/// The OpenAPI 3.1 document, generated at build time from the feature table (build.rs).
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+/// The HTML API reference, generated with the OpenAPI document.
+pub const DOCS_HTML: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.html"));
+
+/// `GET /openapi.json`.
+fn openapi(_: &Request, _: &Params) -> Response {
+    json_bytes(OPENAPI_JSON)
+}
+
+/// `GET /docs`.
+fn docs(_: &Request, _: &Params) -> Response {
+    typed(200, "text/html; charset=utf-8", DOCS_HTML)
 }
 
 /// `POST /predict`: one patient object, or `{"instances": [...]}` with 1 to 1000 patients.
-fn predict(req: Request, _: Params) -> Response {
-    if let Some(refusal) = require_json(&req) {
+fn predict(req: &Request, _: &Params) -> Response {
+    if let Some(refusal) = require_json(req) {
         return refusal;
     }
     match PredictRequest::from_json_bytes(req.body()) {
@@ -88,7 +140,7 @@ struct Batch {
 }
 
 /// `GET /health`: liveness and readiness for Kubernetes probes.
-fn health(_: Request, _: Params) -> Response {
+fn health(_: &Request, _: &Params) -> Response {
     json(&Health {
         status: "ok",
         model_version: MODEL_VERSION,
@@ -102,7 +154,7 @@ struct Health {
 }
 
 /// `GET /model`: the model card written by the trainer.
-fn model_card(_: Request, _: Params) -> Response {
+fn model_card(_: &Request, _: &Params) -> Response {
     json_bytes(MODEL_CARD_JSON)
 }
 
@@ -126,29 +178,4 @@ fn require_json(req: &Request) -> Option<Response> {
         &format!("Send the body as Content-Type: application/json (found {found})."),
         &[],
     ))
-}
-
-fn method_not_allowed(req: &Request, allow: &'static str) -> Response {
-    let mut response = problem(
-        Status::MethodNotAllowed,
-        &format!(
-            "{} is not allowed on {}; use {allow}.",
-            req.method(),
-            req.path()
-        ),
-        &[],
-    );
-    response.set_header("allow", allow);
-    response
-}
-
-fn not_found(req: Request, _: Params) -> Response {
-    problem(
-        Status::NotFound,
-        &format!(
-            "No endpoint at {}. The API serves POST /predict, GET /health and GET /model.",
-            req.path()
-        ),
-        &[],
-    )
 }

@@ -4,6 +4,11 @@ use serde_json::Value;
 
 use crate::patient::{kind, FieldError, Patient};
 
+/// Largest accepted request body. A batch of [`MAX_BATCH`] patients needs about 125 bytes a
+/// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
+/// it; 256 KiB does, and still bounds what one request can make a server hold.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
 /// Most patients in one batch request.
 pub const MAX_BATCH: usize = 1000;
 

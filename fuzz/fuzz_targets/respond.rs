@@ -1,0 +1,290 @@
+//! The whole request path on the host: arbitrary bytes → a chosen method, path, content type
+//! and body → `heart_disease_api::respond` (routing → parsing → validation → prediction →
+//! serialisation), then the invariants every answer must keep.
+//!
+//! Input layout (so hand-written seeds stay readable):
+//! - byte 0: the method, byte 1: the path, byte 2: the content type, each an index into the
+//!   tables below (modulo their length); the last entry of `PATHS` and `CONTENT_TYPES` means
+//!   "taken from the input": the bytes up to the next `\n`, kept to what a real HTTP host
+//!   would pass on (visible ASCII);
+//! - the rest: the body.
+
+#![no_main]
+
+use futures::executor::block_on;
+use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
+use heart_model::request::MAX_ERRORS;
+use heart_model::{PredictRequest, RequestError, MODEL, MODEL_VERSION};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use spin_sdk::http::{Method, Request, Response};
+
+const METHODS: [&str; 9] = [
+    "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW",
+];
+const PATHS: [&str; 21] = [
+    "/predict",
+    "/health",
+    "/model",
+    "/v2/models/heart-disease/infer",
+    "/v2/models/heart-disease/versions/0/infer",
+    "/v2/models/other/infer",
+    "/v2/models/heart-disease",
+    "/v2/health/ready",
+    "/openapi.json",
+    "/docs",
+    "/v2",
+    "/",
+    "/predict/",
+    "/predict?verbose=1",
+    "/PREDICT",
+    "//predict",
+    "/predict/extra",
+    "/health/../predict",
+    "/%70redict",
+    "/nope",
+    "", // from the input
+];
+const CONTENT_TYPES: [Option<&str>; 9] = [
+    Some("application/json"),
+    Some("application/json; charset=utf-8"),
+    Some("APPLICATION/JSON"),
+    None,
+    Some("text/plain"),
+    Some("application/problem+json"),
+    Some("application/jsonx"),
+    Some(""),
+    Some(""), // from the input
+];
+
+fn method(name: &str) -> Method {
+    match name {
+        "POST" => Method::Post,
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
+        "TRACE" => Method::Trace,
+        other => Method::Other(other.to_string()),
+    }
+}
+
+/// Splits off the bytes up to the first `\n`, keeping only visible ASCII.
+fn take_line(rest: &mut &[u8]) -> String {
+    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let line: String = rest[..end]
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || **b == b' ')
+        .map(|&b| b as char)
+        .collect();
+    *rest = rest.get(end + 1..).unwrap_or(&[]);
+    line
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [m, p, c, rest @ ..] = data else {
+        return;
+    };
+    let mut rest = rest;
+    let method_name = METHODS[usize::from(*m) % METHODS.len()];
+    let path = match PATHS[usize::from(*p) % PATHS.len()] {
+        "" => format!("/{}", take_line(&mut rest).replace(' ', "%20")),
+        fixed => fixed.to_string(),
+    };
+    let content_type = match usize::from(*c) % CONTENT_TYPES.len() {
+        i if i == CONTENT_TYPES.len() - 1 => Some(take_line(&mut rest)),
+        i => CONTENT_TYPES[i].map(str::to_string),
+    };
+    let body = rest.to_vec();
+
+    let mut builder = Request::builder();
+    builder.method(method(method_name)).uri(path.as_str());
+    if let Some(ct) = &content_type {
+        builder.header("content-type", ct.as_str());
+    }
+    let request = builder.body(body.clone()).build();
+    let routed_path = request.path().to_string();
+
+    let response = block_on(heart_disease_api::respond(request));
+    let protocol = routed_path == "/v2" || routed_path.starts_with("/v2/");
+    check_every_response(&response, protocol);
+    if protocol && status(&response) == 200 && routed_path.ends_with("/infer") {
+        check_inference(&json(&response));
+    }
+
+    // The oracle for what reaches the prediction endpoint: the model core on the host.
+    let is_json = content_type.as_deref().is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    });
+    if routed_path == "/predict" && method_name == "POST" {
+        if !is_json {
+            assert_eq!(status(&response), 415);
+            return;
+        }
+        check_prediction(&body, &response);
+    } else if routed_path == "/health" && method_name == "GET" {
+        assert_eq!(status(&response), 200);
+        assert_eq!(
+            json(&response),
+            serde_json::json!({"status": "ok", "model_version": MODEL_VERSION})
+        );
+    } else if routed_path == "/model" && method_name == "GET" {
+        assert_eq!(status(&response), 200);
+    } else if ["/predict", "/health", "/model"].contains(&routed_path.as_str()) {
+        assert_eq!(status(&response), 405);
+    }
+});
+
+fn status(response: &Response) -> u16 {
+    *response.status()
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.header(name).and_then(|v| v.as_str())
+}
+
+fn json(response: &Response) -> Value {
+    serde_json::from_slice(response.body()).unwrap_or_else(|e| {
+        panic!(
+            "{} body is not JSON ({e}): {:?}",
+            status(response),
+            String::from_utf8_lossy(response.body())
+        )
+    })
+}
+
+/// What holds for every answer: a status below 500, the model version header, and a JSON
+/// body: RFC 9457 problem details for every error, or the Open Inference Protocol's
+/// `{"error"}` under `/v2`. Only `GET /docs` answers something else (HTML).
+fn check_every_response(response: &Response, protocol: bool) {
+    let code = status(response);
+    assert!((200..500).contains(&code), "unexpected status {code}");
+    assert!(code == 200 || code >= 400, "unexpected status {code}");
+    assert_eq!(header(response, "x-model-version"), Some(MODEL_VERSION));
+    let content_type = header(response, "content-type").unwrap_or_default();
+    if content_type.starts_with("text/html") {
+        assert_eq!(code, 200);
+        return;
+    }
+    let body = json(response);
+    if code >= 400 && !protocol {
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(body["status"], code);
+        assert!(
+            body["title"].is_string() && body["detail"].is_string(),
+            "{body}"
+        );
+        if let Some(errors) = body.get("errors") {
+            let errors = errors.as_array().expect("errors is an array");
+            assert!(!errors.is_empty() && errors.len() <= MAX_ERRORS);
+            for e in errors {
+                assert!(e["field"].is_string() && e["reason"].is_string(), "{e}");
+            }
+        }
+    } else if code >= 400 {
+        assert_eq!(content_type, "application/json");
+        assert!(body["error"].is_string(), "{body}");
+    } else {
+        assert_eq!(content_type, "application/json");
+    }
+    if code == 405 {
+        assert!(header(response, "allow").is_some());
+    }
+}
+
+/// An Open Inference Protocol answer: tensors of one length N, probabilities finite in
+/// [0, 1], predictions their 0.5 threshold.
+fn check_inference(answer: &Value) {
+    assert_eq!(answer["model_version"], MODEL_VERSION);
+    let outputs = answer["outputs"].as_array().expect("outputs");
+    let tensor = |name: &str| {
+        outputs
+            .iter()
+            .find(|o| o["name"] == name)
+            .map(|o| o["data"].as_array().expect("data").clone())
+    };
+    let probability = tensor("probability");
+    let prediction = tensor("prediction");
+    for o in outputs {
+        let n = o["data"].as_array().expect("data").len();
+        assert_eq!(o["shape"], serde_json::json!([n]), "{o}");
+    }
+    if let Some(probability) = &probability {
+        for p in probability {
+            let p = p.as_f64().expect("FP64");
+            assert!(p.is_finite() && (0.0..=1.0).contains(&p), "{p}");
+        }
+        if let Some(prediction) = &prediction {
+            assert_eq!(probability.len(), prediction.len());
+            for (p, y) in probability.iter().zip(prediction) {
+                let expected = u64::from(p.as_f64().unwrap() >= DECISION_THRESHOLD);
+                assert_eq!(y.as_u64(), Some(expected));
+            }
+        }
+    }
+}
+
+/// `POST /predict` with a JSON content type answers exactly what the model core says.
+fn check_prediction(body: &[u8], response: &Response) {
+    let answer = json(response);
+    match PredictRequest::from_json_bytes(body) {
+        Err(RequestError::Syntax(_)) => assert_eq!(status(response), 400),
+        Err(RequestError::Invalid { errors, total }) => {
+            assert_eq!(status(response), 422);
+            assert!(!errors.is_empty() && errors.len() <= total);
+            assert_eq!(
+                answer["errors"].as_array().map(Vec::len),
+                Some(errors.len())
+            );
+        }
+        Ok(request) => {
+            assert_eq!(status(response), 200);
+            assert_eq!(answer["model_version"], MODEL_VERSION);
+            let got: Vec<&Value> = match &request {
+                PredictRequest::Single(_) => vec![&answer],
+                PredictRequest::Batch(_) => answer["predictions"]
+                    .as_array()
+                    .expect("predictions")
+                    .iter()
+                    .collect(),
+            };
+            assert_eq!(got.len(), request.patients().len());
+            for (patient, got) in request.patients().iter().zip(got) {
+                let assessment = MODEL.assess(patient);
+                let p = got["probability"].as_f64().expect("probability");
+                assert!(p.is_finite() && (0.0..=1.0).contains(&p), "{p}");
+                assert_eq!(
+                    got["prediction"].as_u64(),
+                    Some(u64::from(p >= DECISION_THRESHOLD))
+                );
+                let level = if p >= HIGH_RISK_FROM {
+                    "high"
+                } else if p >= MODERATE_RISK_FROM {
+                    "moderate"
+                } else {
+                    "low"
+                };
+                assert_eq!(got["risk_level"], level);
+                // Same text, same parser: the served numbers are the host model's, bit for bit.
+                let expected: Value =
+                    serde_json::from_slice(&serde_json::to_vec(&assessment).unwrap()).unwrap();
+                for key in [
+                    "prediction",
+                    "probability",
+                    "risk_level",
+                    "contributions",
+                    "intercept",
+                    "imputed",
+                ] {
+                    assert_eq!(got[key], expected[key], "{key}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+# `make bench`: one run of every performance measurement of issue 4, written to
+# bench/RESULTS.md by bench/run.py (criterion on the host; our component, the spin-sdk "hello"
+# fixture and a native hyper server under the same wrk load; cold start; sizes).
+# Benchmarks only: nothing in `make test` depends on timing. Takes about 4 minutes once built.
+# Included by the top Makefile, whose variables (WASM, WASM_TARGET, WASMTIME) and targets
+# (build, wasmtime, rust-targets) it uses.
+
+BENCH_OUT := target/bench
+HELLO_WASM := target/$(WASM_TARGET)/release/bench_hello.wasm
+CWASM := $(BENCH_OUT)/heart_disease_api.cwasm
+HELLO_CWASM := $(BENCH_OUT)/bench_hello.cwasm
+# The native server is built at opt-level 3 (a native server's usual release build, not the
+# size-first profile the .wasm ships with), in its own target folder so that the override does
+# not rebuild the workspace's host artifacts.
+NATIVE_TARGET_DIR := target/bench-native
+NATIVE := $(NATIVE_TARGET_DIR)/release/bench-native-server
+# The same component with its symbols kept (strip = false), only for the perf profile, so that
+# the component's own functions have names in it; its own target folder, as above.
+SYMBOLS_TARGET_DIR := target/bench-symbols
+SYMBOLS_CWASM := $(BENCH_OUT)/heart_disease_api.symbols.cwasm
+# Priority of the measured processes (servers, wrk, criterion): on a shared machine other work
+# would otherwise take turns on the pinned cores. `make bench BENCH_NICE=0` runs them as is.
+BENCH_NICE ?= $(if $(filter 0,$(shell id -u)),-10,0)
+# Debian packages: wrk drives the load; perf profiles (optional: without it the profile is skipped).
+BENCH_APT := wrk linux-perf
+
+.PHONY: bench bench-tools bench-build
+bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size; writes bench/RESULTS.md
+	WASM=$(WASM) CWASM=$(CWASM) HELLO_WASM=$(HELLO_WASM) HELLO_CWASM=$(HELLO_CWASM) \
+	  NATIVE=$(NATIVE) SYMBOLS_CWASM=$(SYMBOLS_CWASM) BENCH_NICE=$(BENCH_NICE) \
+	  WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
+	  python3 bench/run.py
+
+bench-tools:
+	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@command -v taskset >/dev/null || { echo "taskset (util-linux) is missing"; exit 1; }
+
+bench-build: rust-targets build wasmtime
+	cargo build --release --target $(WASM_TARGET) -p bench-hello
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --release -p bench-native-server --target-dir $(NATIVE_TARGET_DIR)
+	cargo bench -p heart-model --bench predict --no-run
+	@mkdir -p $(BENCH_OUT)
+	$(WASMTIME) compile -o $(CWASM) $(WASM)
+	$(WASMTIME) compile -o $(HELLO_CWASM) $(HELLO_WASM)
+	CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --target $(WASM_TARGET) -p heart-disease-api \
+	  --target-dir $(SYMBOLS_TARGET_DIR)
+	$(WASMTIME) compile -o $(SYMBOLS_CWASM) $(SYMBOLS_TARGET_DIR)/$(WASM_TARGET)/release/heart_disease_api.wasm

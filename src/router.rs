@@ -1,0 +1,138 @@
+//! A small static router: a table of method, path pattern and handler, where a `:name`
+//! segment captures that part of the path. A path that some route knows under another method
+//! is a 405 with the `Allow` it needs; anything else is a 404.
+//!
+//! spin-sdk's `Router` does the same with a trie built per request and boxed async handlers;
+//! every request builds a fresh instance here, so a constant table is both faster and
+//! smaller in the `.wasm`.
+
+use spin_sdk::http::{Method, Request, Response};
+
+/// An endpoint: what it does with a request and its path captures.
+pub type Handler = fn(&Request, &Params) -> Response;
+
+/// One row of the routing table.
+pub struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    pub handler: Handler,
+}
+
+impl Route {
+    pub const fn get(pattern: &'static str, handler: Handler) -> Route {
+        Route {
+            method: Method::Get,
+            pattern,
+            handler,
+        }
+    }
+
+    pub const fn post(pattern: &'static str, handler: Handler) -> Route {
+        Route {
+            method: Method::Post,
+            pattern,
+            handler,
+        }
+    }
+}
+
+/// The `:name` segments a route captured.
+#[derive(Debug, Default)]
+pub struct Params<'a> {
+    captures: Vec<(&'static str, &'a str)>,
+}
+
+impl Params<'_> {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.captures
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// Where a request goes.
+pub enum Found<'a> {
+    Route(Handler, Params<'a>),
+    /// The path exists, with these methods only (for `Allow`).
+    WrongMethod(String),
+    NotFound,
+}
+
+/// Looks a request up in the table.
+pub fn find<'a>(routes: &[Route], method: &Method, path: &'a str) -> Found<'a> {
+    let mut allow: Vec<String> = Vec::new();
+    for route in routes {
+        if let Some(params) = captures(route.pattern, path) {
+            if route.method == *method {
+                return Found::Route(route.handler, params);
+            }
+            let m = route.method.to_string();
+            if !allow.contains(&m) {
+                allow.push(m);
+            }
+        }
+    }
+    if allow.is_empty() {
+        Found::NotFound
+    } else {
+        Found::WrongMethod(allow.join(", "))
+    }
+}
+
+fn captures<'a>(pattern: &'static str, path: &'a str) -> Option<Params<'a>> {
+    let mut params = Params::default();
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with(':') && !g.is_empty() => {
+                params.captures.push((&w[1..], g))
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &Request, _: &Params) -> Response {
+        Response::new(200, ())
+    }
+
+    const ROUTES: &[Route] = &[
+        Route::post("/predict", ok),
+        Route::get("/v2/models/:model", ok),
+        Route::get("/v2/models/:model/versions/:version/ready", ok),
+    ];
+
+    #[test]
+    fn matches_methods_paths_and_captures() {
+        assert!(matches!(
+            find(ROUTES, &Method::Post, "/predict"),
+            Found::Route(..)
+        ));
+        assert!(
+            matches!(find(ROUTES, &Method::Get, "/predict"), Found::WrongMethod(a) if a == "POST")
+        );
+        assert!(matches!(
+            find(ROUTES, &Method::Post, "/predict/"),
+            Found::NotFound
+        ));
+        assert!(matches!(
+            find(ROUTES, &Method::Get, "/v2/models/"),
+            Found::NotFound
+        ));
+        match find(ROUTES, &Method::Get, "/v2/models/heart/versions/7/ready") {
+            Found::Route(_, p) => assert_eq!(
+                (p.get("model"), p.get("version")),
+                (Some("heart"), Some("7"))
+            ),
+            _ => panic!("no match"),
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The limits that keep one request from holding the component: body size enforced while the
+//! body streams in, bodies that never end or end early, JSON nesting depth, numbers outside
+//! f64, and the batch size. Checked on the release `.wasm` served by `wasmtime serve` (raw
+//! sockets, so a body can stay open or stop half-way) and, for the parser limits, natively
+//! through `respond()` as well.
+//!
+//! What happens to a body that stalls without ending is up to the host, not the component:
+//! see `fuzz/README.md` ("Limits").
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use futures::executor::block_on;
+use heart_disease_api::body::MAX_BODY_BYTES;
+use heart_model::request::MAX_BATCH;
+use serde_json::{json, Value};
+use spin_sdk::http::{Method, Request};
+use support::{Runtime, Server};
+
+const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
+
+/// Long enough that only a hang reaches it: every case here is answered in milliseconds.
+const HANG: Duration = Duration::from_secs(60);
+
+/// A raw answer: status, lower-cased head, de-chunked body.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn problem(&self) -> Value {
+        assert!(
+            self.head.contains("content-type: application/problem+json"),
+            "{}",
+            self.head
+        );
+        let v: Value = serde_json::from_slice(&self.body).expect("a JSON body");
+        assert_eq!(v["status"], self.status, "{v}");
+        v
+    }
+}
+
+fn connect(s: &Server) -> TcpStream {
+    let stream = TcpStream::connect(&s.addr).expect("connect");
+    stream.set_read_timeout(Some(HANG)).unwrap();
+    stream
+}
+
+fn head(content: &str, framing: &str) -> Vec<u8> {
+    format!("POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: {content}\r\n{framing}\r\n\r\n")
+        .into_bytes()
+}
+
+fn chunk(bytes: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", bytes.len()).into_bytes();
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Reads until the server closes. A read timeout means the server hung: the test fails.
+/// A reset after the answer arrived (the server closed with our input unread) still counts.
+fn read_answer(mut stream: TcpStream) -> Raw {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!(
+                    "no answer within {HANG:?} (the server hangs); got so far: {:?}",
+                    String::from_utf8_lossy(&raw)
+                )
+            }
+            Err(e) if !raw.is_empty() => {
+                eprintln!("(read ended with {e} after the answer)");
+                break;
+            }
+            Err(e) => panic!("connection failed before any answer: {e}"),
+        }
+        if answer_complete(&raw) {
+            break;
+        }
+    }
+    parse(&raw)
+}
+
+fn split_head(raw: &[u8]) -> Option<(String, &[u8])> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some((
+        String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase(),
+        &raw[end + 4..],
+    ))
+}
+
+fn answer_complete(raw: &[u8]) -> bool {
+    match split_head(raw) {
+        Some((head, rest)) if head.contains("transfer-encoding: chunked") => {
+            rest.ends_with(b"0\r\n\r\n")
+        }
+        Some((head, rest)) => head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .is_some_and(|n| rest.len() >= n),
+        None => false,
+    }
+}
+
+fn parse(raw: &[u8]) -> Raw {
+    let (head, mut rest) = split_head(raw)
+        .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(raw)));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head}"));
+    let body = if head.contains("transfer-encoding: chunked") {
+        let mut body = Vec::new();
+        loop {
+            let eol = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("chunk size");
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                .expect("hex chunk size");
+            rest = &rest[eol + 2..];
+            if size == 0 {
+                break body;
+            }
+            body.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+    } else {
+        rest.to_vec()
+    };
+    Raw { status, head, body }
+}
+
+/// Sends `bytes` (a head and whatever part of a body) and reads the answer, leaving the
+/// connection open for writing unless `finish` half-closes it.
+fn exchange(s: &Server, bytes: &[u8], finish: bool) -> Raw {
+    let mut stream = connect(s);
+    // The server may refuse and close before it has read everything: keep reading then.
+    let _ = stream.write_all(bytes);
+    if finish {
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+    read_answer(stream)
+}
+
+fn sized(body: &[u8]) -> Vec<u8> {
+    let mut bytes = head(
+        "application/json",
+        &format!("Content-Length: {}", body.len()),
+    );
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn chunked(chunks: &[&[u8]], terminate: bool) -> Vec<u8> {
+    let mut bytes = head("application/json", "Transfer-Encoding: chunked");
+    for c in chunks {
+        bytes.extend(chunk(c));
+    }
+    if terminate {
+        bytes.extend_from_slice(b"0\r\n\r\n");
+    }
+    bytes
+}
+
+/// A valid single-patient body padded with spaces (insignificant JSON whitespace) to `len`.
+fn padded_patient(len: usize) -> Vec<u8> {
+    let mut body = PATIENT.as_bytes().to_vec();
+    body.resize(len, b' ');
+    body
+}
+
+/// Natively, the whole request path after body reading.
+fn respond(body: &[u8]) -> (u16, Value) {
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri("/predict")
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .build();
+    let response = block_on(heart_disease_api::respond(request));
+    let status = *response.status();
+    (
+        status,
+        serde_json::from_slice(response.body()).expect("a JSON body"),
+    )
+}
+
+fn nested(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+fn patient_with_age(raw_number: &str) -> String {
+    PATIENT.replace("\"age\":63", &format!("\"age\":{raw_number}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Native: parser limits through respond()
+// ---------------------------------------------------------------------------------------
+
+/// serde_json's recursion limit (128) allows 127 levels of nesting: deeper bodies are a 400, not a stack overflow,
+/// however deep they go within the body limit.
+#[test]
+fn nesting_depth_is_bounded_natively() {
+    assert_eq!(respond(nested(127).as_bytes()).0, 422, "127 levels parse");
+    let (status, problem) = respond(nested(128).as_bytes());
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("recursion limit"),
+        "{problem}"
+    );
+    let deepest = "[".repeat(MAX_BODY_BYTES);
+    assert_eq!(respond(deepest.as_bytes()).0, 400);
+    let inside_a_field = patient_with_age(&nested(100_000));
+    assert_eq!(respond(inside_a_field.as_bytes()).0, 400);
+}
+
+/// Numbers outside f64 are a syntax error (400); finite numbers outside a feature's range are
+/// a validation error (422).
+#[test]
+fn numbers_overflowing_f64_are_refused_natively() {
+    for raw in [
+        "1e400",
+        "-1e400",
+        "1.8e308",
+        &"9".repeat(400),
+        &format!("-{}", "9".repeat(400)),
+    ] {
+        let (status, problem) = respond(patient_with_age(raw).as_bytes());
+        assert_eq!(status, 400, "{raw}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("number out of range"),
+            "{raw}: {problem}"
+        );
+    }
+    for raw in ["NaN", "Infinity", "-Infinity", "nan"] {
+        assert_eq!(respond(patient_with_age(raw).as_bytes()).0, 400, "{raw}");
+    }
+    for raw in [
+        "1.7e308",
+        &"9".repeat(300),
+        "1e-400",
+        "18446744073709551616",
+    ] {
+        let (status, problem) = respond(patient_with_age(raw).as_bytes());
+        assert_eq!(status, 422, "{raw}: finite, but not an age: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "/age", "{raw}");
+    }
+    // 1e-400 underflows to 0.0 (a finite number), so it is only out of range.
+    assert_eq!(
+        respond(patient_with_age("63.0000000000000000001").as_bytes()).0,
+        200
+    );
+}
+
+/// The largest batch, pretty-printed, fits under the body limit; one patient more is refused
+/// by validation (422), not by size.
+#[test]
+fn the_largest_batch_fits_under_the_body_limit() {
+    let patient: Value = serde_json::from_str(PATIENT).unwrap();
+    let full = serde_json::to_vec_pretty(&json!({ "instances": vec![patient.clone(); MAX_BATCH] }))
+        .unwrap();
+    assert!(
+        full.len() < MAX_BODY_BYTES,
+        "a pretty-printed batch of {MAX_BATCH} is {} bytes",
+        full.len()
+    );
+    let (status, answer) = respond(&full);
+    assert_eq!(status, 200);
+    assert_eq!(answer["predictions"].as_array().unwrap().len(), MAX_BATCH);
+    let over = serde_json::to_vec(&json!({ "instances": vec![patient; MAX_BATCH + 1] })).unwrap();
+    let (status, problem) = respond(&over);
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "/instances");
+}
+
+// ---------------------------------------------------------------------------------------
+// Served: body reading in the real component
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn served_body_limits() {
+    let s = Server::start(Runtime::Wasmtime);
+    endless_chunked_body_is_refused_while_it_streams(&s);
+    declared_length_over_the_limit_is_refused_before_reading(&s);
+    the_limit_is_exact_for_both_framings(&s);
+    truncated_bodies_end_in_a_400(&s);
+    a_slow_body_that_ends_is_answered(&s);
+    parser_limits_hold_in_the_component(&s);
+}
+
+/// A chunked body that passes the limit and never ends: the component answers 413 as soon as
+/// it has read past the limit. Were it to buffer the body until its end, this would hang.
+fn endless_chunked_body_is_refused_while_it_streams(s: &Server) {
+    let piece = vec![b' '; 64 * 1024];
+    let pieces: Vec<&[u8]> = vec![&piece; MAX_BODY_BYTES / piece.len() + 1];
+    let raw = exchange(s, &chunked(&pieces, false), false);
+    assert_eq!(raw.status, 413, "{raw:?}");
+    assert!(raw.problem()["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&MAX_BODY_BYTES.to_string()));
+}
+
+/// `Content-Length: 10^12` with no body sent at all: refused from the header alone.
+fn declared_length_over_the_limit_is_refused_before_reading(s: &Server) {
+    for declared in [MAX_BODY_BYTES as u64 + 1, 1_000_000_000_000] {
+        let bytes = head("application/json", &format!("Content-Length: {declared}"));
+        let raw = exchange(s, &bytes, false);
+        assert_eq!(raw.status, 413, "{declared}: {raw:?}");
+        raw.problem();
+    }
+}
+
+/// Exactly MAX_BODY_BYTES is read and answered; one byte more is 413, whether the length is
+/// declared or streamed in chunks.
+fn the_limit_is_exact_for_both_framings(s: &Server) {
+    let at_limit = padded_patient(MAX_BODY_BYTES);
+    let over = padded_patient(MAX_BODY_BYTES + 1);
+    assert_eq!(exchange(s, &sized(&at_limit), false).status, 200);
+    assert_eq!(exchange(s, &sized(&over), false).status, 413);
+    let halves = |b: &[u8]| -> Vec<u8> {
+        let (a, z) = b.split_at(b.len() / 2);
+        chunked(&[a, z], true)
+    };
+    assert_eq!(exchange(s, &halves(&at_limit), false).status, 200);
+    assert_eq!(exchange(s, &halves(&over), false).status, 413);
+}
+
+/// A body that stops before its declared end (the client half-closes) or whose chunked
+/// framing is broken: the host reports a read error and the component answers 400.
+fn truncated_bodies_end_in_a_400(s: &Server) {
+    let mut short = head("application/json", "Content-Length: 1000");
+    short.extend_from_slice(&PATIENT.as_bytes()[..20]);
+    let mut cut_chunk = head("application/json", "Transfer-Encoding: chunked");
+    cut_chunk.extend_from_slice(b"40\r\n{\"age\":63");
+    let mut bad_framing = head("application/json", "Transfer-Encoding: chunked");
+    bad_framing.extend_from_slice(b"zz\r\n{}\r\n0\r\n\r\n");
+    for (name, bytes) in [
+        ("short Content-Length body", short),
+        ("chunk cut short", cut_chunk),
+        ("bad chunk size", bad_framing),
+    ] {
+        let raw = exchange(s, &bytes, true);
+        assert_eq!(raw.status, 400, "{name}: {raw:?}");
+        let problem = raw.problem();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("could not be read to its end"),
+            "{name}: {problem}"
+        );
+    }
+}
+
+/// A body that arrives in pieces with pauses between them is read to its end and answered.
+fn a_slow_body_that_ends_is_answered(s: &Server) {
+    let mut stream = connect(s);
+    let body = PATIENT.as_bytes();
+    stream
+        .write_all(&head(
+            "application/json",
+            &format!("Content-Length: {}", body.len()),
+        ))
+        .unwrap();
+    for piece in body.chunks(body.len() / 4 + 1) {
+        std::thread::sleep(Duration::from_millis(100));
+        stream.write_all(piece).unwrap();
+    }
+    let raw = read_answer(stream);
+    assert_eq!(raw.status, 200, "{raw:?}");
+    let answer: Value = serde_json::from_slice(&raw.body).unwrap();
+    assert!(answer["probability"].is_f64());
+}
+
+/// Depth and number limits are the same in the component as natively.
+fn parser_limits_hold_in_the_component(s: &Server) {
+    let cases: [(String, u16); 6] = [
+        (nested(127), 422),
+        (nested(128), 400),
+        ("[".repeat(MAX_BODY_BYTES), 400),
+        (patient_with_age("1e400"), 400),
+        (patient_with_age(&"9".repeat(400)), 400),
+        (patient_with_age("1.7e308"), 422),
+    ];
+    for (body, status) in cases {
+        let raw = exchange(s, &sized(body.as_bytes()), false);
+        assert_eq!(
+            raw.status,
+            status,
+            "{}…: {raw:?}",
+            &body[..body.len().min(40)]
+        );
+        raw.problem();
+    }
+}

@@ -1,0 +1,384 @@
+//! Property tests of the whole request path, run natively through
+//! [`heart_disease_api::respond`] (routing → parsing → validation → prediction →
+//! serialisation) and the model core: generated bodies, generated valid patients, and the
+//! algebra of the answers.
+
+use futures::executor::block_on;
+use heart_model::model::{sigmoid, DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
+use heart_model::request::MAX_ERRORS;
+use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
+use heart_model::{Patient, PredictRequest, MODEL, MODEL_VERSION};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use spin_sdk::http::{Method, Request};
+
+/// A response as the tests look at it.
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+fn call(method: Method, path: &str, content_type: Option<&str>, body: &[u8]) -> Answer {
+    let mut builder = Request::builder();
+    builder.method(method).uri(path);
+    if let Some(ct) = content_type {
+        builder.header("content-type", ct);
+    }
+    let response = block_on(heart_disease_api::respond(
+        builder.body(body.to_vec()).build(),
+    ));
+    let status = *response.status();
+    assert_eq!(
+        response.header("x-model-version").and_then(|v| v.as_str()),
+        Some(MODEL_VERSION),
+        "every answer names the model"
+    );
+    let content_type = response
+        .header("content-type")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let body = serde_json::from_slice(response.body()).unwrap_or_else(|e| {
+        panic!(
+            "{status}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(response.body())
+        )
+    });
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+fn predict(body: &[u8]) -> Answer {
+    call(Method::Post, "/predict", Some("application/json"), body)
+}
+
+fn predict_value(value: &Value) -> Answer {
+    predict(&serde_json::to_vec(value).unwrap())
+}
+
+/// 2xx with a JSON document, or 4xx with RFC 9457 problem details whose `status` is the
+/// HTTP status.
+fn assert_well_formed(a: &Answer) {
+    match a.status {
+        200 => {
+            assert_eq!(a.content_type, "application/json");
+            assert_eq!(a.body["model_version"], MODEL_VERSION, "{}", a.body);
+        }
+        400..=499 => {
+            assert_eq!(a.content_type, "application/problem+json");
+            assert_eq!(a.body["status"], a.status, "{}", a.body);
+            assert!(a.body["title"].is_string(), "{}", a.body);
+            assert!(a.body["detail"].is_string(), "{}", a.body);
+            if let Some(errors) = a.body.get("errors") {
+                let errors = errors.as_array().expect("errors is an array");
+                assert!(!errors.is_empty() && errors.len() <= MAX_ERRORS);
+            }
+        }
+        other => panic!("status {other}: {}", a.body),
+    }
+}
+
+fn patient_json(p: &Patient) -> Value {
+    Value::Object(
+        FEATURES
+            .iter()
+            .zip(p.values())
+            .map(|(f, v)| (f.name.to_string(), json!(v)))
+            .collect(),
+    )
+}
+
+/// What the model core says about the patient the component will read from `body`.
+fn host_assessments(body: &[u8]) -> Vec<heart_model::Assessment> {
+    PredictRequest::from_json_bytes(body)
+        .expect("a valid request")
+        .patients()
+        .iter()
+        .map(|p| MODEL.assess(p))
+        .collect()
+}
+
+/// Every property of one answered assessment that follows from its own numbers.
+fn assert_consistent(got: &Value, expected: &heart_model::Assessment) {
+    let p = got["probability"].as_f64().expect("probability");
+    assert!(p.is_finite() && (0.0..=1.0).contains(&p), "{p}");
+    assert_eq!(
+        got["prediction"].as_u64(),
+        Some(u64::from(p >= DECISION_THRESHOLD)),
+        "{got}"
+    );
+    let level = if p >= HIGH_RISK_FROM {
+        "high"
+    } else if p >= MODERATE_RISK_FROM {
+        "moderate"
+    } else {
+        "low"
+    };
+    assert_eq!(got["risk_level"], level);
+
+    let contributions = got["contributions"].as_object().expect("contributions");
+    assert_eq!(contributions.len(), N_FEATURES);
+    let logit = got["intercept"].as_f64().expect("intercept")
+        + FEATURES
+            .iter()
+            .map(|f| contributions[f.name].as_f64().expect("a number"))
+            .sum::<f64>();
+    assert!(
+        (sigmoid(logit) - p).abs() < 1e-12,
+        "σ(intercept + Σ contributions) = {} ≠ {p}",
+        sigmoid(logit)
+    );
+    assert!((logit - expected.logit()).abs() < 1e-9, "{logit}");
+    assert!((p - expected.probability).abs() < 1e-12, "{p}");
+    assert_eq!(u64::from(expected.prediction), got["prediction"]);
+    let imputed: Vec<&str> = expected.imputed_names().collect();
+    assert_eq!(got["imputed"], json!(imputed));
+}
+
+// ---------------------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------------------
+
+fn feature_value(f: &Feature) -> BoxedStrategy<f64> {
+    match f.domain {
+        Domain::Range {
+            min,
+            max,
+            integer: true,
+        } => (min as i64..=max as i64).prop_map(|v| v as f64).boxed(),
+        Domain::Range { min, max, .. } => prop_oneof![
+            4 => min..=max,
+            1 => Just(min),
+            1 => Just(max),
+            2 => (min as i64..=max as i64).prop_map(|v| v as f64),
+        ]
+        .boxed(),
+        Domain::Levels(levels) => prop::sample::select(levels.to_vec()).boxed(),
+    }
+}
+
+/// A valid patient: every value in its feature's domain, optional features sometimes absent.
+fn patient() -> BoxedStrategy<Patient> {
+    FEATURES
+        .iter()
+        .map(|f| {
+            if f.required {
+                feature_value(f).prop_map(Some).boxed()
+            } else {
+                prop::option::weighted(0.8, feature_value(f)).boxed()
+            }
+        })
+        .collect::<Vec<_>>()
+        .prop_map(|values| {
+            Patient::from_values(values.try_into().expect("13 values")).expect("a valid patient")
+        })
+        .boxed()
+}
+
+fn json_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(FEATURES.map(|f| f.name).to_vec()).prop_map(String::from),
+        1 => Just("instances".to_string()),
+        1 => any::<String>(),
+    ]
+}
+
+/// Any JSON value, biased towards what the endpoint looks at: feature names as keys,
+/// numbers near the domains, `instances`, and patients with one field changed.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|x| json!(x)), // non-finite become null
+        (-10.0..300.0f64).prop_map(|x| json!(x)),
+        (0u8..10).prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+    ];
+    let any_value = leaf
+        .prop_recursive(4, 48, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((json_key(), inner), 0..15)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+        .boxed();
+    let near_patient = (patient(), json_key(), any_value.clone())
+        .prop_map(|(p, k, v)| {
+            let mut object = patient_json(&p);
+            object[k.as_str()] = v;
+            object
+        })
+        .boxed();
+    let valid = patient().prop_map(|p| patient_json(&p)).boxed();
+    let item = prop_oneof![
+        3 => valid.clone(),
+        1 => near_patient.clone(),
+        1 => any_value.clone(),
+    ];
+    let batch = prop::collection::vec(item, 0..5).prop_map(|items| json!({ "instances": items }));
+    prop_oneof![
+        3 => any_value,
+        2 => valid,
+        3 => near_patient,
+        2 => batch,
+    ]
+}
+
+/// A numeric feature (standardised or a 0/1 flag: one model column each), its column's
+/// weight, and two of its values `lo < hi`.
+fn numeric_feature_pair() -> impl Strategy<Value = (usize, f64, f64, f64)> {
+    let mut column = 0;
+    let mut numeric = Vec::new();
+    for (i, f) in FEATURES.iter().enumerate() {
+        if matches!(f.encoding, Encoding::Standardize | Encoding::Flag) {
+            numeric.push((i, MODEL.weights[column]));
+        }
+        column += f.width();
+    }
+    prop::sample::select(numeric).prop_flat_map(|(i, w)| {
+        (
+            Just(i),
+            Just(w),
+            feature_value(&FEATURES[i]),
+            feature_value(&FEATURES[i]),
+        )
+            .prop_filter_map("two different values", |(i, w, a, b)| {
+                (a != b).then(|| (i, w, a.min(b), a.max(b)))
+            })
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any JSON document is answered 200 or 422 (never 5xx, never a panic), exactly as the
+    /// model core's validation decides, and every refusal is problem+json.
+    #[test]
+    fn any_json_value_gets_2xx_or_problem_json(value in json_value()) {
+        let a = predict_value(&value);
+        assert_well_formed(&a);
+        match PredictRequest::from_json(&value) {
+            Ok(_) => prop_assert_eq!(a.status, 200, "{}", a.body),
+            Err(_) => prop_assert_eq!(a.status, 422, "{}", a.body),
+        }
+    }
+
+    /// Any bytes under any content type: 2xx, or a 4xx with problem+json.
+    #[test]
+    fn any_bytes_get_2xx_or_problem_json(
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..256),
+            json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+            json_value().prop_map(|v| {
+                let mut text = serde_json::to_vec(&v).unwrap();
+                text.truncate(text.len() / 2);
+                text
+            }),
+        ],
+        content_type in prop::option::of(prop::sample::select(vec![
+            "application/json", "application/json; charset=utf-8", "Application/JSON",
+            "text/plain", "application/x-www-form-urlencoded", "", "json",
+        ])),
+        method in prop::sample::select(vec![Method::Post, Method::Get, Method::Put, Method::Delete]),
+        path in prop::sample::select(vec!["/predict", "/health", "/model", "/", "/predict/x"]),
+    ) {
+        let a = call(method, path, content_type, &body);
+        assert_well_formed(&a);
+    }
+
+    /// A valid patient: a probability in [0, 1], the prediction and risk level its
+    /// thresholds give, contributions that add up to the logit, and the host model's numbers.
+    #[test]
+    fn a_valid_patient_is_answered_consistently(p in patient()) {
+        let body = serde_json::to_vec(&patient_json(&p)).unwrap();
+        let a = predict(&body);
+        prop_assert_eq!(a.status, 200, "{}", a.body);
+        assert_well_formed(&a);
+        assert_consistent(&a.body, &host_assessments(&body)[0]);
+    }
+
+    /// A batch answers exactly what each of its patients gets alone, in order.
+    #[test]
+    fn a_batch_equals_its_singles(patients in prop::collection::vec(patient(), 1..12)) {
+        let batch = json!({ "instances": patients.iter().map(patient_json).collect::<Vec<_>>() });
+        let body = serde_json::to_vec(&batch).unwrap();
+        let a = predict(&body);
+        prop_assert_eq!(a.status, 200, "{}", a.body);
+        let predictions = a.body["predictions"].as_array().expect("predictions");
+        prop_assert_eq!(predictions.len(), patients.len());
+        for ((p, got), expected) in patients.iter().zip(predictions).zip(host_assessments(&body)) {
+            let single = predict_value(&patient_json(p));
+            prop_assert_eq!(single.status, 200);
+            let mut single = single.body;
+            single.as_object_mut().unwrap().remove("model_version");
+            prop_assert_eq!(got, &single);
+            assert_consistent(got, &expected);
+        }
+    }
+
+    /// Moving a numeric feature in the direction of its coefficient's sign never lowers the
+    /// probability (and against it never raises it).
+    #[test]
+    fn moving_with_the_coefficient_never_lowers_the_risk(
+        p in patient(),
+        (feature, weight, lo, hi) in numeric_feature_pair(),
+    ) {
+        let at = |x: f64| {
+            let patient = p.with(feature, Some(x)).expect("a value in the domain");
+            let a = predict_value(&patient_json(&patient));
+            assert_eq!(a.status, 200, "{}", a.body);
+            (a.body["probability"].as_f64().unwrap(), MODEL.probability(&patient))
+        };
+        let ((served_lo, host_lo), (served_hi, host_hi)) = (at(lo), at(hi));
+        let name = FEATURES[feature].name;
+        if weight > 0.0 {
+            prop_assert!(served_hi >= served_lo, "{name}: p({hi}) = {served_hi} < p({lo}) = {served_lo}");
+            prop_assert!(host_hi >= host_lo);
+        } else if weight < 0.0 {
+            prop_assert!(served_lo >= served_hi, "{name}: p({lo}) = {served_lo} < p({hi}) = {served_hi}");
+            prop_assert!(host_lo >= host_hi);
+        }
+    }
+}
+
+/// The generators reach every outcome the properties speak about (so a property cannot
+/// pass by never seeing a 200 or never seeing a refusal).
+#[test]
+fn generators_reach_both_answers() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..300 {
+        let value = json_value().new_tree(&mut runner).unwrap().current();
+        match PredictRequest::from_json(&value) {
+            Ok(_) => ok += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(ok >= 10 && refused >= 10, "ok {ok}, refused {refused}");
+    let weights_with_sign = FEATURES
+        .iter()
+        .scan(0, |col, f| {
+            let w = MODEL.weights[*col];
+            *col += f.width();
+            Some((f.encoding, w))
+        })
+        .filter(|(e, w)| *e == Encoding::Standardize && *w != 0.0)
+        .count();
+    assert!(
+        weights_with_sign >= 5,
+        "the monotonicity property has features to move"
+    );
+}
