@@ -82,8 +82,8 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust
-test: deps lint test-rust test-kube ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, chart/image checks
+.PHONY: test lint test-rust test-api
+test: deps lint test-rust test-api test-kube ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, chart/image checks
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -93,4 +93,8 @@ lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and w
 test-rust: build wasmtime jco ## unit tests, trainer checks, and the release .wasm served by wasmtime and jco
 	HEART_WASM=$(CURDIR)/$(WASM) cargo test --workspace
 
+test-api: build wasmtime venv ## schemathesis against /openapi.json and a stock Open Inference Protocol client (tritonclient)
+	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q
+
 include mk/kube.mk
+include mk/bench.mk

@@ -11,7 +11,7 @@ use heart_model::request::MAX_BATCH;
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use spin_sdk::http::{Request, Response};
 
 use crate::log::BATCH_SIZE_HEADER;
@@ -181,8 +181,9 @@ impl InferRequest {
         let Value::Object(object) = value else {
             return Err("the body must be a JSON object with \"inputs\"".into());
         };
+        check_parameters(&object, "the request")?;
         let id = match object.get("id") {
-            None | Some(Value::Null) => None,
+            None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err("\"id\" must be a string".into()),
         };
@@ -285,10 +286,22 @@ const DATATYPES: [&str; 10] = [
     "FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
 ];
 
+/// The protocol's optional `parameters` must be an object where present.
+fn check_parameters(object: &Map<String, Value>, what: &str) -> Result<(), String> {
+    match object.get("parameters") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(_) => Err(format!("\"parameters\" of {what} must be an object")),
+    }
+}
+
 fn tensor(value: &Value) -> Result<Tensor<'_>, String> {
+    let object = value
+        .as_object()
+        .ok_or("every input must be a tensor object")?;
     let name = value["name"]
         .as_str()
         .ok_or("every input needs a string \"name\"")?;
+    check_parameters(object, &format!("input {name:?}"))?;
     let datatype = value["datatype"].as_str().unwrap_or("");
     if !DATATYPES.contains(&datatype) {
         return Err(format!(
@@ -411,7 +424,14 @@ fn outputs(requested: Option<&Value>) -> Result<Vec<Output>, String> {
     };
     let list = requested.as_array().ok_or("\"outputs\" must be an array")?;
     list.iter()
-        .map(|o| match o["name"].as_str() {
+        .map(|o| {
+            let object = o
+                .as_object()
+                .ok_or("every requested output must be an object with a \"name\"")?;
+            check_parameters(object, "a requested output")?;
+            Ok(o)
+        })
+        .map(|o: Result<&Value, String>| match o?["name"].as_str() {
             Some("probability") => Ok(Output::Probability),
             Some("prediction") => Ok(Output::Prediction),
             other => Err(format!(

@@ -71,6 +71,19 @@ fn health_and_model_card(s: &Server) {
         .unwrap()
         .starts_with("application/json"));
 
+    let r = s.send(&Req::get("/openapi.json"));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        api_spec::openapi(),
+        "{:?}: /openapi.json",
+        s.runtime
+    );
+    let r = s.send(&Req::get("/docs"));
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.body.len() <= 50 * 1024 && r.text().contains("<code>thalach</code>"));
+
     let r = s.send(&Req::get("/model"));
     assert_eq!(r.status, 200);
     let card: Value = serde_json::from_str(MODEL_CARD_JSON).unwrap();
