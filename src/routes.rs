@@ -2,7 +2,7 @@
 //! response. The Open Inference Protocol's endpoints are in [`crate::oip`].
 
 use heart_model::request::{PredictRequest, RequestError, MAX_ERRORS};
-use heart_model::{Assessment, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
+use heart_model::{MODEL_CARD_JSON, MODEL_VERSION};
 use serde::Serialize;
 use spin_sdk::http::{Request, Response};
 
@@ -82,26 +82,10 @@ fn predict(req: &Request, _: &Params) -> Response {
         return refusal;
     }
     match PredictRequest::from_json_bytes(req.body()) {
-        Ok(PredictRequest::Single(patient)) => {
-            let assessment = MODEL.assess(&patient);
-            with_batch_size(
-                json(&Single {
-                    model_version: MODEL_VERSION,
-                    assessment,
-                }),
-                1,
-            )
-        }
-        Ok(PredictRequest::Batch(patients)) => {
-            let predictions: Vec<Assessment> = patients.iter().map(|p| MODEL.assess(p)).collect();
-            let n = predictions.len();
-            with_batch_size(
-                json(&Batch {
-                    model_version: MODEL_VERSION,
-                    predictions,
-                }),
-                n,
-            )
+        Ok(request) => {
+            let mut response = json_bytes(request.answer_json());
+            response.set_header(BATCH_SIZE_HEADER, request.patients().len().to_string());
+            response
         }
         Err(RequestError::Syntax(message)) => problem(
             Status::BadRequest,
@@ -117,26 +101,6 @@ fn predict(req: &Request, _: &Params) -> Response {
             problem(Status::UnprocessableContent, &detail, &errors)
         }
     }
-}
-
-fn with_batch_size(mut response: Response, n: usize) -> Response {
-    response.set_header(BATCH_SIZE_HEADER, n.to_string());
-    response
-}
-
-/// A single patient's answer: the assessment with the model version beside it.
-#[derive(Serialize)]
-struct Single {
-    model_version: &'static str,
-    #[serde(flatten)]
-    assessment: Assessment,
-}
-
-/// A batch's answer: one assessment per patient, in request order.
-#[derive(Serialize)]
-struct Batch {
-    model_version: &'static str,
-    predictions: Vec<Assessment>,
 }
 
 /// `GET /health`: liveness and readiness for Kubernetes probes.

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use heart_model::{Assessment, PredictRequest, MODEL, MODEL_VERSION};
+use heart_model::{PredictRequest, MODEL_VERSION};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -16,24 +16,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use tokio::net::TcpListener;
 
 /// Largest body read, as in the component.
 const MAX_BODY_BYTES: usize = 256 * 1024;
-
-#[derive(Serialize)]
-struct Single {
-    model_version: &'static str,
-    #[serde(flatten)]
-    assessment: Assessment,
-}
-
-#[derive(Serialize)]
-struct Batch {
-    model_version: &'static str,
-    predictions: Vec<Assessment>,
-}
 
 fn answer(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -46,18 +32,10 @@ fn answer(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 
 /// The prediction path on a body already read.
 fn predict(body: &[u8]) -> (StatusCode, Vec<u8>) {
-    let serialised = match PredictRequest::from_json_bytes(body) {
-        Ok(PredictRequest::Single(patient)) => serde_json::to_vec(&Single {
-            model_version: MODEL_VERSION,
-            assessment: MODEL.assess(&patient),
-        }),
-        Ok(PredictRequest::Batch(patients)) => serde_json::to_vec(&Batch {
-            model_version: MODEL_VERSION,
-            predictions: patients.iter().map(|p| MODEL.assess(p)).collect(),
-        }),
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:?}").into()),
-    };
-    (StatusCode::OK, serialised.unwrap_or_default())
+    match PredictRequest::from_json_bytes(body) {
+        Ok(request) => (StatusCode::OK, request.answer_json()),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:?}").into()),
+    }
 }
 
 async fn serve(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -1,6 +1,11 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
+
+use crate::baked::{MODEL, MODEL_VERSION};
+use crate::model::{Assessment, Versioned};
 
 use crate::patient::{kind, FieldError, Patient};
 
@@ -88,6 +93,24 @@ impl PredictRequest {
         }
     }
 
+    /// The body of the `/predict` answer: for one patient its assessment with
+    /// `"model_version"` first; for a batch `{"model_version", "predictions": [...]}` in
+    /// request order. Uses the baked model.
+    pub fn answer_json(&self) -> Vec<u8> {
+        let written = match self {
+            PredictRequest::Single(p) => serde_json::to_vec(&Versioned {
+                model_version: MODEL_VERSION,
+                assessment: &MODEL.assess(p),
+            }),
+            PredictRequest::Batch(ps) => serde_json::to_vec(&BatchAnswer {
+                model_version: MODEL_VERSION,
+                predictions: ps.iter().map(|p| MODEL.assess(p)).collect(),
+            }),
+        };
+        // Plain structs of numbers and strings always serialise.
+        written.unwrap_or_default()
+    }
+
     /// The patients, one for a single request.
     pub fn patients(&self) -> &[Patient] {
         match self {
@@ -106,6 +129,21 @@ pub fn check_batch_size(n: usize) -> Result<(), FieldError> {
             "/instances",
             format!("must hold 1 to {MAX_BATCH} patients, found {n}"),
         ))
+    }
+}
+
+/// A batch's answer: one assessment per patient, in request order.
+struct BatchAnswer {
+    model_version: &'static str,
+    predictions: Vec<Assessment>,
+}
+
+impl Serialize for BatchAnswer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("BatchAnswer", 2)?;
+        s.serialize_field("model_version", self.model_version)?;
+        s.serialize_field("predictions", &self.predictions)?;
+        s.end()
     }
 }
 
