@@ -28,7 +28,7 @@ help: ## list the targets
 # Tools
 # ---------------------------------------------------------------------------
 .PHONY: deps rust-targets wasmtime jco venv apt-tools
-deps: rust-targets wasmtime jco venv apt-tools ## install every tool the build and tests need
+deps: rust-targets wasmtime jco venv apt-tools hardening-tools ## install every tool the build and tests need
 
 rust-targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -83,7 +83,7 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 # Checks
 # ---------------------------------------------------------------------------
 .PHONY: test lint test-rust test-api
-test: deps lint test-rust test-api test-kube ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, chart/image checks
+test: deps lint test-rust test-api test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, chart/image checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -98,3 +98,4 @@ test-api: build wasmtime venv ## schemathesis against /openapi.json and a stock 
 
 include mk/kube.mk
 include mk/bench.mk
+include mk/hardening.mk

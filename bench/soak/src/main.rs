@@ -572,6 +572,20 @@ fn start_server(wasmtime: &PathBuf, wasm: &PathBuf) -> Server {
     }
 }
 
+/// How many once-a-second RSS readings each end of the comparison takes the median of.
+const RSS_WINDOW: usize = 5;
+
+fn window_median(samples: &[(f64, u64)]) -> u64 {
+    let mut last: Vec<u64> = samples
+        .iter()
+        .rev()
+        .take(RSS_WINDOW)
+        .map(|(_, kib)| *kib)
+        .collect();
+    last.sort_unstable();
+    last[last.len() / 2]
+}
+
 /// (VmRSS, VmHWM) of a process, in KiB.
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -610,7 +624,7 @@ fn mib(kib: u64) -> String {
 fn main() {
     let cfg = Config {
         seconds: env_num("SOAK_SECONDS", 60),
-        warmup: env_num("SOAK_WARMUP_SECONDS", 10),
+        warmup: env_num("SOAK_WARMUP_SECONDS", 60),
         concurrency: env_num("SOAK_CONCURRENCY", 64),
         pct_batch: env_num("SOAK_PCT_BATCH", 10),
         pct_invalid: env_num("SOAK_PCT_INVALID", 20),
@@ -648,11 +662,24 @@ fn main() {
             })
         })
         .collect();
-    std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
-    let (rss_warm, _) = rss_kib(pid);
+    // The server's RSS once a second for the whole run. One reading moves with how many
+    // requests happen to be in flight, so each end is the median of the last
+    // RSS_WINDOW readings before it.
+    let mut samples: Vec<(f64, u64)> = Vec::new();
     let end = measure_from + Duration::from_secs(cfg.seconds);
-    std::thread::sleep(end.saturating_duration_since(Instant::now()));
-    let (rss_end, hwm) = rss_kib(pid);
+    let mut rss_warm = None;
+    let mut next = start + Duration::from_secs(1);
+    while next <= end {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        samples.push((next.duration_since(start).as_secs_f64(), rss_kib(pid).0));
+        if rss_warm.is_none() && next >= measure_from {
+            rss_warm = Some(window_median(&samples));
+        }
+        next += Duration::from_secs(1);
+    }
+    let rss_warm = rss_warm.expect("a warm-up reading");
+    let rss_end = window_median(&samples);
+    let (rss_last, hwm) = rss_kib(pid);
     stop.store(true, Ordering::Relaxed);
     let measured_secs = end.duration_since(measure_from).as_secs_f64();
     let mut stats = Stats::default();
@@ -662,7 +689,8 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let (rss_idle, _) = rss_kib(pid);
     let mut server = server;
-    let server_alive = matches!(server.child.try_wait(), Ok(None));
+    let exit = server.child.try_wait();
+    let server_alive = matches!(exit, Ok(None));
     let log = server.log.clone();
     drop(server);
     if server_alive {
@@ -734,14 +762,21 @@ fn main() {
         stats.server_errors, stats.connection_errors, stats.wrong, stats.predictions_checked
     ));
     md.push_str(&format!(
-        "- server RSS: {} after warm-up, {} at the end (**{:+.1} %**, limit +{} %); peak (VmHWM) {}; {} after 1 s idle\n",
+        "- server RSS (median of the last {RSS_WINDOW} once-a-second readings): {} at the end of warm-up, {} at the end (**{:+.1} %**, limit +{} %); last reading {}, peak (VmHWM) {}, {} after 1 s idle\n",
         mib(rss_warm),
         mib(rss_end),
         growth,
         cfg.max_rss_growth_pct,
+        mib(rss_last),
         mib(hwm),
         mib(rss_idle)
     ));
+    let series: Vec<String> = samples
+        .iter()
+        .step_by(5)
+        .map(|(t, kib)| format!("{t:.0} s {:.1}", *kib as f64 / 1024.0))
+        .collect();
+    md.push_str(&format!("- RSS every 5 s (MiB): {}\n", series.join(", ")));
     md.push_str(&format!(
         "- verdict: **{}**\n",
         if pass { "pass" } else { "FAIL" }

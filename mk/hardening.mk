@@ -1,0 +1,79 @@
+# Hardening (issue 5): fuzzing, dependency policy, sustained load. Included by the top
+# Makefile, whose variables (WASM, WASMTIME) and targets (build, wasmtime) it uses.
+#
+#   make fuzz            cargo fuzz over respond() for FUZZ_SECONDS (default 600)
+#   make fuzz-smoke      the same for FUZZ_SMOKE_SECONDS (default 60): part of `make test`
+#   make deny            cargo deny: licences, bans, sources (offline)
+#   make audit           cargo deny: RustSec advisories (downloads the advisory database)
+#   make soak            60 s at concurrency 64 on wasmtime serve; writes bench/RESULTS.md
+#   make test-hardening  fuzz-smoke + deny (what `make test` runs)
+
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 60
+FUZZ_TARGET := respond
+# libFuzzer adds what it finds here (ignored by git); the committed seeds stay as written.
+FUZZ_WORK := fuzz/target/corpus/$(FUZZ_TARGET)
+FUZZ_SEEDS := fuzz/corpus/$(FUZZ_TARGET)
+# Inputs up to 8 KiB (enough for small batches); ASan's quarantine needs about 500 MB.
+FUZZ_FLAGS = -max_len=8192 -rss_limit_mb=4096 -print_final_stats=1
+FUZZ_LOG := fuzz/target/$(FUZZ_TARGET).log
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_DENY_VERSION := 0.20.2
+
+include bench/soak/config.env
+SOAK := bench/soak/target/release/heart-soak
+
+.PHONY: hardening-tools fuzz-tools deny-tools fuzz fuzz-smoke deny audit soak test-hardening
+
+hardening-tools: fuzz-tools deny-tools
+
+# cargo fuzz needs a nightly toolchain (libFuzzer and the sanitizers' -Z flags).
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+# cargo-deny 0.20 needs rustc ≥ 1.88 to build.
+deny-tools:
+	@command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version $(CARGO_DENY_VERSION)
+
+# $(call fuzz_run,SECONDS): build, run from the seeds and the working corpus, and fail on a
+# crash (libFuzzer saves the input to fuzz/artifacts/; tests/regressions.rs keeps each one).
+define fuzz_run
+	@mkdir -p $(FUZZ_WORK)
+	cargo +nightly fuzz build $(FUZZ_TARGET) -O
+	cargo +nightly fuzz run $(FUZZ_TARGET) -O $(FUZZ_WORK) $(FUZZ_SEEDS) -- \
+	  -max_total_time=$(1) $(FUZZ_FLAGS) 2>&1 | tee $(FUZZ_LOG) \
+	  | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|panicked|SUMMARY' || true
+	@# The pipe hides libFuzzer's exit status: a crash is what its log says.
+	@if grep -qE '^==[0-9]+== ?ERROR|panicked at|SUMMARY: libFuzzer' $(FUZZ_LOG); then \
+	  echo "fuzz: crash found; see $(FUZZ_LOG) and fuzz/artifacts/$(FUZZ_TARGET)/"; exit 1; fi
+	@grep -q '^Done ' $(FUZZ_LOG) || { echo "fuzz: libFuzzer did not finish; see $(FUZZ_LOG)"; exit 1; }
+	@echo "fuzz: $$(grep -m1 '^stat::number_of_executed_units' $(FUZZ_LOG) | awk '{print $$2}') executions in $(1) s," \
+	  "$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_LOG) | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9A-Za-z]+'), no crash"
+endef
+
+fuzz: fuzz-tools ## fuzz the whole request path for FUZZ_SECONDS (default 600); crashes land in fuzz/artifacts/
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-tools ## a short fuzz run (FUZZ_SMOKE_SECONDS, default 60) from the committed seeds
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+
+deny: deny-tools ## dependency policy (deny.toml): licences, duplicate versions, crates.io only; offline
+	cargo deny --frozen check licenses bans sources
+
+audit: deny-tools ## RustSec advisories via cargo deny (needs network to fetch the advisory database)
+	cargo deny check advisories
+
+$(SOAK): bench/soak/Cargo.toml bench/soak/Cargo.lock bench/soak/src/main.rs $(wildcard crates/heart-model/src/*.rs) model/artifact.rs
+	cargo build --release --locked --manifest-path bench/soak/Cargo.toml
+	@touch $@
+
+soak: build wasmtime $(SOAK) ## 60 s at concurrency 64 on wasmtime serve (valid, invalid, oversized); writes bench/RESULTS.md
+	WASMTIME=$(WASMTIME) HEART_WASM=$(CURDIR)/$(WASM) SOAK_RESULTS=bench/RESULTS.md \
+	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_WARMUP_SECONDS=$(SOAK_WARMUP_SECONDS) \
+	  SOAK_CONCURRENCY=$(SOAK_CONCURRENCY) SOAK_PCT_BATCH=$(SOAK_PCT_BATCH) \
+	  SOAK_PCT_INVALID=$(SOAK_PCT_INVALID) SOAK_PCT_OVERSIZED=$(SOAK_PCT_OVERSIZED) \
+	  SOAK_MAX_RSS_GROWTH_PCT=$(SOAK_MAX_RSS_GROWTH_PCT) \
+	  $(SOAK)
+
+test-hardening: fuzz-smoke deny ## fuzz smoke run and cargo deny (part of `make test`)
