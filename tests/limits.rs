@@ -14,7 +14,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use futures::executor::block_on;
-use heart_disease_api::body::MAX_BODY_BYTES;
+use heart_disease_api::body::{MAX_BODY_BYTES, READ_TIMEOUT};
 use heart_model::request::MAX_BATCH;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request};
@@ -310,7 +310,28 @@ fn served_body_limits() {
     the_limit_is_exact_for_both_framings(&s);
     truncated_bodies_end_in_a_400(&s);
     a_slow_body_that_ends_is_answered(&s);
+    a_stalled_body_times_out(&s);
     parser_limits_hold_in_the_component(&s);
+}
+
+/// A client that sends part of its body and then nothing, keeping the connection open: the
+/// component stops waiting at its read deadline and answers 408, rather than hold the request
+/// (and an instance) for as long as the client likes.
+fn a_stalled_body_times_out(s: &Server) {
+    let mut stream = connect(s);
+    let mut bytes = head("application/json", "Content-Length: 1000");
+    bytes.extend_from_slice(&PATIENT.as_bytes()[..20]);
+    stream.write_all(&bytes).unwrap();
+    let raw = read_answer(stream);
+    assert_eq!(raw.status, 408, "{raw:?}");
+    let problem = raw.problem();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("within {} s", READ_TIMEOUT.as_secs())),
+        "{problem}"
+    );
 }
 
 /// A chunked body that passes the limit and never ends: the component answers 413 as soon as

@@ -5,7 +5,7 @@
 //! constant strings; the tests call them to check the served copies and run schemathesis.
 
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::{MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS};
+use heart_model::request::{BODY_READ_TIMEOUT_SECS, MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS};
 use heart_model::schema::{Domain, FEATURES, N_FEATURES};
 use serde_json::{json, Map, Value};
 
@@ -221,6 +221,7 @@ fn oip_model_paths(paths: &mut Map<String, Value>, base: &str, with_version: boo
                 "200": ok_json("Outputs", schema_ref("OipInferResponse")),
                 "400": oip_error("Malformed request or invalid patient values"),
                 "404": oip_error("Unknown model or version"),
+                "408": problem(&format!("The body did not arrive within {BODY_READ_TIMEOUT_SECS} s")),
                 "413": problem("Body over the size limit")
             }}}),
     );
@@ -248,7 +249,8 @@ pub fn openapi() -> Value {
                                 "x-batch-size": {"description": "Number of patients assessed", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH}}},
                     "content": {"application/json": {"schema": {"oneOf": [schema_ref("Assessment"), schema_ref("BatchAssessment")]},
                                                       "example": single_example}}},
-            "400": problem("The body is not JSON"),
+            "400": problem("The body is not JSON, or could not be read to its end"),
+            "408": problem(&format!("The body did not arrive within {BODY_READ_TIMEOUT_SECS} s")),
             "413": problem("Body over the size limit"),
             "415": problem("Content-Type is not application/json"),
             "422": problem("Valid JSON, but not a valid request: every offending field is listed")
@@ -426,7 +428,7 @@ term in the logit), <code>intercept</code> and <code>imputed</code>.</p>
 <h2>Errors</h2>
 <p>Native endpoints answer errors as <code>application/problem+json</code> with <code>title</code>, <code>status</code>,
 <code>detail</code> and, for a bad body, <code>errors: [{{"field": "/cp", "reason": "..."}}]</code> naming every offending field.
-400: not JSON; 404: unknown path; 405: wrong method (with <code>Allow</code>); 413: body too large;
+400: not JSON or a body cut short; 404: unknown path; 408: a body that stalls; 405: wrong method (with <code>Allow</code>); 413: body too large;
 415: not <code>application/json</code>; 422: invalid values, types, missing or unknown fields, bad batch size.
 The Open Inference Protocol endpoints answer <code>{{"error": "..."}}</code> with 400 or 404.</p>
 <h2>Open Inference Protocol</h2>

@@ -14,6 +14,10 @@ use crate::patient::{kind, FieldError, Patient};
 /// it; 256 KiB does, and still bounds what one request can make a server hold.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// How long a server waits for a whole request body, in seconds: 256 KiB in 10 s is
+/// 26 KB/s, far below any real link, and a stalled client holds nothing open for long.
+pub const BODY_READ_TIMEOUT_SECS: u64 = 10;
+
 /// Most patients in one batch request.
 pub const MAX_BATCH: usize = 1000;
 
