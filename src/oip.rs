@@ -7,7 +7,8 @@
 //! optional named tensor means all its values are missing. Outputs: `probability` FP64 [N],
 //! `prediction` INT64 [N]. Errors are `{"error": "..."}` with 400, or 404 for an unknown model.
 
-use heart_model::request::MAX_BATCH;
+use api_spec::OIP_DATATYPES;
+use heart_model::request::check_batch_size;
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::log::BATCH_SIZE_HEADER;
 use crate::router::Params;
 
 /// The model's name in the protocol's paths.
-pub const MODEL_NAME: &str = "heart-disease";
+pub use api_spec::OIP_MODEL_NAME as MODEL_NAME;
 
 /// `GET /v2/health/live`.
 pub fn live(_: &Request, _: &Params) -> Response {
@@ -282,10 +283,6 @@ struct Tensor<'a> {
     data: Vec<Option<f64>>,
 }
 
-const DATATYPES: [&str; 10] = [
-    "FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
-];
-
 /// The protocol's optional `parameters` must be an object where present.
 fn check_parameters(object: &Map<String, Value>, what: &str) -> Result<(), String> {
     match object.get("parameters") {
@@ -303,10 +300,10 @@ fn tensor(value: &Value) -> Result<Tensor<'_>, String> {
         .ok_or("every input needs a string \"name\"")?;
     check_parameters(object, &format!("input {name:?}"))?;
     let datatype = value["datatype"].as_str().unwrap_or("");
-    if !DATATYPES.contains(&datatype) {
+    if !OIP_DATATYPES.contains(&datatype) {
         return Err(format!(
             "input {name:?}: datatype must be one of {}, found {datatype:?}",
-            DATATYPES.join(", ")
+            OIP_DATATYPES.join(", ")
         ));
     }
     let shape: Vec<usize> = value["shape"]
@@ -374,12 +371,7 @@ fn rows(inputs: &[Value]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
 fn check_rows(
     rows: Vec<[Option<f64>; N_FEATURES]>,
 ) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
-    if rows.is_empty() || rows.len() > MAX_BATCH {
-        return Err(format!(
-            "send 1 to {MAX_BATCH} patients per request, found {}",
-            rows.len()
-        ));
-    }
+    check_batch_size(rows.len()).map_err(|e| format!("the inputs {}", e.reason))?;
     Ok(rows)
 }
 

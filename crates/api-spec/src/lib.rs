@@ -12,6 +12,11 @@ use serde_json::{json, Map, Value};
 /// The name of the model in the Open Inference Protocol paths.
 pub const OIP_MODEL_NAME: &str = "heart-disease";
 
+/// The tensor datatypes an inference request may declare (all carried as JSON numbers).
+pub const OIP_DATATYPES: [&str; 10] = [
+    "FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
+];
+
 /// A patient as in the data set's first row, for examples.
 fn example_patient() -> Value {
     json!({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1, "restecg": 2,
@@ -332,7 +337,7 @@ pub fn openapi() -> Value {
                           "inputs": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
                               "name": {"type": "string", "enum": input_names},
                               "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                              "datatype": {"enum": ["FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8"]},
+                              "datatype": {"enum": OIP_DATATYPES},
                               "parameters": {"type": "object"},
                               "data": {"type": "array"}}, "required": ["name", "shape", "datatype", "data"]}},
                           "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"enum": ["probability", "prediction"]},
