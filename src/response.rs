@@ -10,7 +10,6 @@ pub const MODEL_VERSION_HEADER: &str = "x-model-version";
 /// The statuses the component answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    Ok,
     BadRequest,
     NotFound,
     MethodNotAllowed,
@@ -23,7 +22,6 @@ pub enum Status {
 impl Status {
     pub fn code(self) -> u16 {
         match self {
-            Status::Ok => 200,
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
@@ -36,7 +34,6 @@ impl Status {
 
     pub fn title(self) -> &'static str {
         match self {
-            Status::Ok => "OK",
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
