@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _wasm() -> Path:
-    path = Path(os.environ.get("HEART_WASM", REPO / "target/wasm32-wasip2/release/heart_disease_api.wasm"))
+    path = Path(os.environ.get("HEART_WASM", REPO / "target/heart_disease_api.wasm"))
     assert path.exists(), f"{path} is missing: run `make build` (or `make test`)"
     return path
 

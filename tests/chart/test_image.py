@@ -27,7 +27,7 @@ import pytest
 from conftest import ROOT
 
 BUILDER = ROOT / "tools" / "oci" / "build-image.py"
-WASM = Path(os.environ.get("WASM", ROOT / "target/wasm32-wasip2/release/heart_disease_api.wasm"))
+WASM = Path(os.environ.get("WASM", ROOT / "target/heart_disease_api.wasm"))
 SPIN_TOML = Path(os.environ.get("SPIN_TOML", ROOT / "spin.toml"))
 if not WASM.is_absolute():
     WASM = ROOT / WASM

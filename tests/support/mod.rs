@@ -19,7 +19,7 @@ pub fn repo() -> PathBuf {
 pub fn wasm() -> PathBuf {
     let path = std::env::var_os("HEART_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/wasm32-wasip2/release/heart_disease_api.wasm"));
+        .unwrap_or_else(|| repo().join("target/heart_disease_api.wasm"));
     assert!(
         path.exists(),
         "{} is missing: build it with `make build` (or run `make test`)",

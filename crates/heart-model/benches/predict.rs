@@ -1,5 +1,6 @@
 //! Host micro-benchmarks of the model path the component runs for `POST /predict`:
-//! JSON bytes → parse + validate → assess → serialise the answer, for one patient and for a
+//! JSON bytes → parse + validate → assess (`json_to_prediction`, the prediction from JSON
+//! bytes) → serialise the answer (`json_to_json`, the whole path), for one patient and for a
 //! batch of 1000, plus each step alone for one patient (where the time goes).
 //!
 //! `cargo bench -p heart-model --bench predict` (`make bench` runs it and reads the estimates
@@ -9,7 +10,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use heart_model::model::Versioned;
 use heart_model::{PredictRequest, MODEL, MODEL_VERSION};
 
 /// The patient every bench (and the end-to-end load) sends.
@@ -20,6 +20,16 @@ fn respond(body: &[u8]) -> Vec<u8> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
         .answer_json()
+}
+
+/// A prediction from JSON bytes: parse + validate + assess, without writing the answer.
+fn predict(body: &[u8]) -> Vec<heart_model::Assessment> {
+    PredictRequest::from_json_bytes(body)
+        .expect("a valid request")
+        .patients()
+        .iter()
+        .map(|p| MODEL.assess(p))
+        .collect()
 }
 
 fn batch_body(n: usize) -> Vec<u8> {
@@ -35,6 +45,9 @@ fn single(c: &mut Criterion) {
     let assessment = MODEL.assess(&patient);
     let mut g = c.benchmark_group("single");
     g.throughput(Throughput::Elements(1));
+    g.bench_function("json_to_prediction", |b| {
+        b.iter(|| predict(black_box(body)))
+    });
     g.bench_function("json_to_json", |b| b.iter(|| respond(black_box(body))));
     g.bench_function("parse_validate", |b| {
         b.iter(|| PredictRequest::from_json_bytes(black_box(body)))
@@ -42,16 +55,10 @@ fn single(c: &mut Criterion) {
     g.bench_function("assess", |b| b.iter(|| MODEL.assess(black_box(&patient))));
     g.bench_function("serialize", |b| {
         b.iter(|| {
-            serde_json::to_vec(&Versioned {
-                model_version: MODEL_VERSION,
-                assessment: black_box(&assessment),
-            })
+            let mut out = Vec::with_capacity(512);
+            black_box(&assessment).write_json(&mut out, Some(MODEL_VERSION));
+            out
         })
-    });
-    // The JSON parse alone into `serde_json::Value` (the validation's input): how much of
-    // parse + validate is the parser.
-    g.bench_function("parse_json_value_only", |b| {
-        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(body)))
     });
     g.finish();
 }
@@ -68,6 +75,9 @@ fn batch(c: &mut Criterion) {
     let mut g = c.benchmark_group("batch1000");
     g.throughput(Throughput::Elements(1000));
     g.sample_size(30);
+    g.bench_function("json_to_predictions", |b| {
+        b.iter(|| predict(black_box(&body)))
+    });
     g.bench_function("json_to_json", |b| b.iter(|| respond(black_box(&body))));
     g.finish();
 }

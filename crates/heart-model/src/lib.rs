@@ -6,6 +6,7 @@
 //! trainer, the tests and the benchmarks all use this crate unchanged.
 
 pub mod baked;
+pub mod json;
 pub mod model;
 pub mod patient;
 pub mod request;

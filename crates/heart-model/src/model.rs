@@ -4,9 +4,6 @@
 //! trainer and the tests share); fitting the weights is the trainer's job (smartcore), so the
 //! component carries no optimiser.
 
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Serialize, Serializer};
-
 use crate::patient::Patient;
 use crate::schema::{Domain, Encoding, FEATURES, N_ENCODED, N_FEATURES};
 
@@ -216,60 +213,63 @@ impl Assessment {
 }
 
 /// On the wire: `{"prediction", "probability", "risk_level", "contributions": {feature: term},
-/// "intercept", "imputed": [feature, …]}`.
-impl Serialize for Assessment {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Assessment", 6)?;
-        self.serialize_fields(&mut s)?;
-        s.end()
-    }
-}
-
-/// An assessment with `"model_version"` first, as a single `/predict` answer carries it
-/// (written field by field: serde's `flatten` would go through a map and cost a fifth more).
-pub struct Versioned<'a> {
-    pub model_version: &'a str,
-    pub assessment: &'a Assessment,
-}
-
-impl Serialize for Versioned<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Assessment", 7)?;
-        s.serialize_field("model_version", self.model_version)?;
-        self.assessment.serialize_fields(&mut s)?;
-        s.end()
-    }
-}
-
+/// "intercept", "imputed": [feature, …]}`, written by hand rather than through serde: the
+/// names are constants that need no escaping, so an answer is a few copies and 15 numbers.
 impl Assessment {
-    fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
-        s.serialize_field("prediction", &self.prediction)?;
-        s.serialize_field("probability", &self.probability)?;
-        s.serialize_field("risk_level", self.risk_level.as_str())?;
-        s.serialize_field("contributions", &Contributions(&self.contributions))?;
-        s.serialize_field("intercept", &self.intercept)?;
-        s.serialize_field("imputed", &Imputed(self))
-    }
-}
-
-struct Contributions<'a>(&'a [f64; N_FEATURES]);
-
-impl Serialize for Contributions<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(N_FEATURES))?;
-        for (feature, c) in FEATURES.iter().zip(self.0) {
-            map.serialize_entry(feature.name, c)?;
+    /// Appends the assessment as one JSON object to `out`, with `"model_version"` first when
+    /// given (as a single `/predict` answer carries it).
+    pub fn write_json(&self, out: &mut Vec<u8>, model_version: Option<&str>) {
+        out.push(b'{');
+        if let Some(version) = model_version {
+            out.extend_from_slice(b"\"model_version\":");
+            write_str(out, version);
+            out.push(b',');
         }
-        map.end()
+        out.extend_from_slice(b"\"prediction\":");
+        out.push(b'0' + self.prediction);
+        out.extend_from_slice(b",\"probability\":");
+        write_f64(out, self.probability);
+        out.extend_from_slice(b",\"risk_level\":\"");
+        out.extend_from_slice(self.risk_level.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"contributions\":{");
+        for (i, (feature, c)) in FEATURES.iter().zip(self.contributions).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(feature.name.as_bytes());
+            out.extend_from_slice(b"\":");
+            write_f64(out, c);
+        }
+        out.extend_from_slice(b"},\"intercept\":");
+        write_f64(out, self.intercept);
+        out.extend_from_slice(b",\"imputed\":[");
+        for (i, name) in self.imputed_names().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"]}");
     }
 }
 
-struct Imputed<'a>(&'a Assessment);
-
-impl Serialize for Imputed<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.imputed_names())
+/// A number as serde_json writes it (shortest round-trip form; `null` if not finite, which
+/// validated inputs and finite weights never produce).
+fn write_f64(out: &mut Vec<u8>, x: f64) {
+    if x.is_finite() {
+        out.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
     }
+}
+
+/// A JSON string, escaped.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
@@ -335,6 +335,41 @@ mod tests {
         assert!((a.logit() - direct).abs() < 1e-12);
         assert_eq!(a.probability, sigmoid(a.logit()));
         assert_eq!(a.prediction, u8::from(a.probability >= 0.5));
+    }
+
+    #[test]
+    fn the_json_answer_is_exact_and_in_wire_order() {
+        let model = crate::baked::MODEL;
+        let missing = patient(A).with(10, None).unwrap().with(12, None).unwrap();
+        for p in [patient(A), patient(B), missing] {
+            let a = model.assess(&p);
+            let mut out = Vec::new();
+            a.write_json(&mut out, Some("v-1"));
+            let text = String::from_utf8(out).unwrap();
+            // The same text assembled with serde_json's own formatting of each value.
+            let num = |x: f64| serde_json::to_string(&x).unwrap();
+            let contributions: Vec<String> = FEATURES
+                .iter()
+                .zip(a.contributions)
+                .map(|(f, c)| format!("\"{}\":{}", f.name, num(c)))
+                .collect();
+            let imputed: Vec<String> = a.imputed_names().map(|n| format!("\"{n}\"")).collect();
+            let expected = format!(
+                r#"{{"model_version":"v-1","prediction":{},"probability":{},"risk_level":"{}","contributions":{{{}}},"intercept":{},"imputed":[{}]}}"#,
+                a.prediction,
+                num(a.probability),
+                a.risk_level.as_str(),
+                contributions.join(","),
+                num(a.intercept),
+                imputed.join(",")
+            );
+            assert_eq!(text, expected);
+            // The numbers are written in their shortest form that reads back exactly.
+            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            for x in a.contributions.iter().chain([&a.probability, &a.intercept]) {
+                assert_eq!(num(*x).parse::<f64>().unwrap(), *x);
+            }
+        }
     }
 
     #[test]

@@ -3,9 +3,7 @@
 //! Validation collects every problem at once, so a caller fixes a request in one round trip
 //! instead of one field at a time.
 
-use serde_json::{Map, Value};
-
-use crate::schema::{feature_index, FEATURES, N_FEATURES};
+use crate::schema::{FEATURES, N_FEATURES};
 
 /// One patient's 13 features, validated: every value lies in its feature's domain.
 /// A value is `None` only for an optional feature (`slope`, `ca`, `thal`) that was absent or
@@ -53,21 +51,6 @@ impl Patient {
         }
     }
 
-    /// Reads a patient from a JSON value; `pointer` is where that value sits in the request
-    /// body (`""` for the body itself) and prefixes every error's field.
-    pub fn from_json(value: &Value, pointer: &str) -> Result<Self, Vec<FieldError>> {
-        let Value::Object(object) = value else {
-            return Err(vec![FieldError::new(
-                pointer,
-                format!(
-                    "must be a JSON object with the patient's features, found {}",
-                    kind(value)
-                ),
-            )]);
-        };
-        from_object(object, pointer)
-    }
-
     /// The value of feature `i` (index into [`FEATURES`]), `None` when it is to be imputed.
     pub fn get(&self, i: usize) -> Option<f64> {
         self.values[i]
@@ -86,50 +69,73 @@ impl Patient {
     }
 }
 
-fn from_object(object: &Map<String, Value>, pointer: &str) -> Result<Patient, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    for key in object.keys() {
-        if feature_index(key).is_none() {
+/// What a request held for one feature, before validation: read straight from the JSON text
+/// ([`crate::json`]; no JSON tree is built), checked by [`RawPatient::validate`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) enum Raw {
+    /// The key did not appear.
+    #[default]
+    Absent,
+    Null,
+    Number(f64),
+    /// Any other JSON value; its kind in words ([`crate::json::Kind::words`]).
+    Other(&'static str),
+}
+
+/// A JSON object's members as a patient: one [`Raw`] per feature, and the keys that are not
+/// features. A key given twice counts once, with its last value (as in a JSON object read
+/// into a map).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawPatient {
+    pub values: [Raw; N_FEATURES],
+    pub unknown: Vec<String>,
+}
+
+impl RawPatient {
+    /// Checks every member; `pointer` gives where the object sits in the request body (`""`
+    /// for the body itself) and prefixes every error's field. Unknown keys are reported
+    /// first, in sorted order, then the features in table order.
+    pub fn validate(mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.unknown.sort();
+        self.unknown.dedup();
+        for key in &self.unknown {
             errors.push(FieldError::new(
-                format!("{pointer}/{}", escape_pointer(key)),
+                format!("{}/{}", pointer(), escape_pointer(key)),
                 "unknown field; the features are age, sex, cp, trestbps, chol, fbs, restecg, thalach, exang, oldpeak, slope, ca, thal",
             ));
         }
-    }
-    let mut values = [None; N_FEATURES];
-    for (slot, feature) in values.iter_mut().zip(FEATURES.iter()) {
-        let field = || format!("{pointer}/{}", feature.name);
-        let raw = match object.get(feature.name) {
-            None | Some(Value::Null) if !feature.required => continue,
-            None | Some(Value::Null) => {
-                errors.push(FieldError::new(
-                    field(),
-                    format!("is required and {}", feature.rule()),
-                ));
-                continue;
+        let mut values = [None; N_FEATURES];
+        for ((slot, feature), raw) in values.iter_mut().zip(FEATURES.iter()).zip(self.values) {
+            let field = || format!("{}/{}", pointer(), feature.name);
+            let value = match raw {
+                Raw::Absent | Raw::Null if !feature.required => continue,
+                Raw::Absent | Raw::Null => {
+                    errors.push(FieldError::new(
+                        field(),
+                        format!("is required and {}", feature.rule()),
+                    ));
+                    continue;
+                }
+                Raw::Number(x) => Some(x),
+                Raw::Other(found) => {
+                    errors.push(FieldError::new(
+                        field(),
+                        format!("must be a number, found {found}; it {}", feature.rule()),
+                    ));
+                    continue;
+                }
+            };
+            match check_value(feature, value) {
+                Ok(()) => *slot = value,
+                Err(reason) => errors.push(FieldError::new(field(), reason)),
             }
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(other) => {
-                errors.push(FieldError::new(
-                    field(),
-                    format!(
-                        "must be a number, found {}; it {}",
-                        kind(other),
-                        feature.rule()
-                    ),
-                ));
-                continue;
-            }
-        };
-        match check_value(feature, raw) {
-            Ok(()) => *slot = raw,
-            Err(reason) => errors.push(FieldError::new(field(), reason)),
         }
-    }
-    if errors.is_empty() {
-        Ok(Patient { values })
-    } else {
-        Err(errors)
+        if errors.is_empty() {
+            Ok(Patient { values })
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -143,94 +149,25 @@ fn check_value(feature: &crate::schema::Feature, value: Option<f64>) -> Result<(
     }
 }
 
-/// A JSON value's kind in words, for error messages.
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Escapes a key for a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
-fn escape_pointer(key: &str) -> String {
+pub(crate) fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn valid() -> Value {
-        json!({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1,
-               "restecg": 2, "thalach": 150, "exang": 0, "oldpeak": 2.3,
-               "slope": 3, "ca": 0, "thal": 6})
-    }
-
-    #[test]
-    fn reads_a_valid_patient_in_feature_order() {
-        let p = Patient::from_json(&valid(), "").unwrap();
-        assert_eq!(p.get(0), Some(63.0));
-        assert_eq!(p.get(9), Some(2.3));
-        assert_eq!(p.get(12), Some(6.0));
-    }
-
-    #[test]
-    fn optional_fields_may_be_absent_or_null_required_may_not() {
-        let mut v = valid();
-        v.as_object_mut().unwrap().remove("slope");
-        v["ca"] = Value::Null;
-        let p = Patient::from_json(&v, "").unwrap();
-        assert_eq!((p.get(10), p.get(11)), (None, None));
-
-        v["age"] = Value::Null;
-        let errors = Patient::from_json(&v, "/instances/2").unwrap_err();
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].field, "/instances/2/age");
-        assert!(
-            errors[0].reason.contains("required"),
-            "{}",
-            errors[0].reason
-        );
-    }
-
-    #[test]
-    fn every_bad_field_is_reported() {
-        let mut v = valid();
-        v["cp"] = json!(5);
-        v["chol"] = json!("233");
-        v["ca"] = json!(1.5);
-        v["bmi"] = json!(22);
-        v.as_object_mut().unwrap().remove("sex");
-        let mut fields: Vec<String> = Patient::from_json(&v, "")
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        fields.sort();
-        assert_eq!(fields, ["/bmi", "/ca", "/chol", "/cp", "/sex"]);
-    }
-
-    #[test]
-    fn non_objects_and_odd_keys_are_named() {
-        let errors = Patient::from_json(&json!([1, 2]), "/instances/0").unwrap_err();
-        assert_eq!(errors[0].field, "/instances/0");
-        assert!(errors[0].reason.contains("an array"));
-        let mut v = valid();
-        v["a/b~"] = json!(1);
-        assert_eq!(Patient::from_json(&v, "").unwrap_err()[0].field, "/a~1b~0");
-    }
+    const VALID: [f64; N_FEATURES] = [
+        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
+    ];
 
     #[test]
     fn from_values_rejects_non_finite_and_missing_required() {
         let mut values = [Some(1.0); N_FEATURES];
         assert!(Patient::from_values(values).is_err());
-        let p = Patient::from_json(&valid(), "").unwrap();
-        values = *p.values();
+        values = VALID.map(Some);
+        assert!(Patient::from_values(values).is_ok());
         values[3] = Some(f64::INFINITY);
         values[0] = None;
         let fields: Vec<String> = Patient::from_values(values)
@@ -239,5 +176,24 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["/age", "/trestbps"]);
+    }
+
+    #[test]
+    fn raw_members_report_unknown_keys_first_sorted_and_once() {
+        let mut raw = RawPatient {
+            values: VALID.map(Raw::Number),
+            unknown: vec!["b".into(), "a/b~".into(), "b".into()],
+        };
+        raw.values[1] = Raw::Other("a string");
+        let fields: Vec<String> = raw
+            .validate(|| "/instances/4".to_string())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["/instances/4/a~1b~0", "/instances/4/b", "/instances/4/sex"]
+        );
     }
 }

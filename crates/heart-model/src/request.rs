@@ -1,13 +1,9 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
-use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
-use serde_json::Value;
-
 use crate::baked::{MODEL, MODEL_VERSION};
-use crate::model::{Assessment, Versioned};
-
-use crate::patient::{kind, FieldError, Patient};
+use crate::json::{self, Kind, Reader};
+use crate::patient::{escape_pointer, FieldError, Patient, Raw, RawPatient};
+use crate::schema::feature_index;
 
 /// Largest accepted request body. A batch of [`MAX_BATCH`] patients needs about 125 bytes a
 /// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
@@ -54,46 +50,31 @@ impl RequestError {
 }
 
 impl PredictRequest {
-    /// Parses and validates a request body.
+    /// Parses and validates a request body in one pass over the bytes: members are read
+    /// straight into their feature's slot, without building a JSON tree first (which cost
+    /// more than everything else on the request path together).
     pub fn from_json_bytes(body: &[u8]) -> Result<Self, RequestError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
-        Self::from_json(&value)
-    }
-
-    /// Validates an already parsed body.
-    pub fn from_json(value: &Value) -> Result<Self, RequestError> {
-        match value {
-            Value::Object(object) if object.contains_key("instances") => {
-                let mut errors: Vec<FieldError> = object
-                    .keys()
-                    .filter(|k| *k != "instances")
-                    .map(|k| {
-                        FieldError::new(
-                            format!("/{k}"),
-                            "unknown field; a batch has only \"instances\"",
-                        )
-                    })
-                    .collect();
-                match batch(&object["instances"]) {
-                    Ok(patients) if errors.is_empty() => Ok(PredictRequest::Batch(patients)),
-                    Ok(_) => Err(RequestError::invalid(errors)),
-                    Err(more) => {
-                        errors.extend(more);
-                        Err(RequestError::invalid(errors))
-                    }
-                }
-            }
-            Value::Object(_) => Patient::from_json(value, "")
-                .map(PredictRequest::Single)
-                .map_err(RequestError::invalid),
-            other => Err(RequestError::invalid(vec![FieldError::new(
+        let syntax = |e: json::SyntaxError| RequestError::Syntax(e.to_string());
+        let mut r = Reader::new(body);
+        let found = r.peek_kind().map_err(syntax)?;
+        if found != Kind::Object {
+            r.skip().and_then(|()| r.end()).map_err(syntax)?;
+            return Err(RequestError::invalid(vec![FieldError::new(
                 "",
                 format!(
                     "must be a patient object or {{\"instances\": [patient, ...]}}, found {}",
-                    kind(other)
+                    found.words()
                 ),
-            )])),
+            )]));
+        }
+        let (members, instances) = read_members(&mut r, true).map_err(syntax)?;
+        r.end().map_err(syntax)?;
+        match instances {
+            None => members
+                .validate(String::new)
+                .map(PredictRequest::Single)
+                .map_err(RequestError::invalid),
+            Some(instances) => validate_batch(members, instances),
         }
     }
 
@@ -101,18 +82,25 @@ impl PredictRequest {
     /// `"model_version"` first; for a batch `{"model_version", "predictions": [...]}` in
     /// request order. Uses the baked model.
     pub fn answer_json(&self) -> Vec<u8> {
-        let written = match self {
-            PredictRequest::Single(p) => serde_json::to_vec(&Versioned {
-                model_version: MODEL_VERSION,
-                assessment: &MODEL.assess(p),
-            }),
-            PredictRequest::Batch(ps) => serde_json::to_vec(&BatchAnswer {
-                model_version: MODEL_VERSION,
-                predictions: ps.iter().map(|p| MODEL.assess(p)).collect(),
-            }),
-        };
-        // Plain structs of numbers and strings always serialise.
-        written.unwrap_or_default()
+        let patients = self.patients();
+        // About 480 bytes an assessment: one allocation for the whole answer.
+        let mut out = Vec::with_capacity(64 + 512 * patients.len());
+        match self {
+            PredictRequest::Single(p) => MODEL.assess(p).write_json(&mut out, Some(MODEL_VERSION)),
+            PredictRequest::Batch(ps) => {
+                out.extend_from_slice(b"{\"model_version\":\"");
+                out.extend_from_slice(MODEL_VERSION.as_bytes());
+                out.extend_from_slice(b"\",\"predictions\":[");
+                for (i, p) in ps.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    MODEL.assess(p).write_json(&mut out, None);
+                }
+                out.extend_from_slice(b"]}");
+            }
+        }
+        out
     }
 
     /// The patients, one for a single request.
@@ -136,44 +124,152 @@ pub fn check_batch_size(n: usize) -> Result<(), FieldError> {
     }
 }
 
-/// A batch's answer: one assessment per patient, in request order.
-struct BatchAnswer {
-    model_version: &'static str,
-    predictions: Vec<Assessment>,
+/// The value of `"instances"`: an array of patients, validated as it is read, or any other
+/// JSON value.
+enum Instances {
+    Array {
+        patients: Vec<Patient>,
+        errors: Vec<FieldError>,
+        len: usize,
+    },
+    Other(&'static str),
 }
 
-impl Serialize for BatchAnswer {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("BatchAnswer", 2)?;
-        s.serialize_field("model_version", self.model_version)?;
-        s.serialize_field("predictions", &self.predictions)?;
-        s.end()
-    }
-}
-
-fn batch(instances: &Value) -> Result<Vec<Patient>, Vec<FieldError>> {
-    let Value::Array(items) = instances else {
-        return Err(vec![FieldError::new(
+/// A batch: every top-level key but `"instances"` is an error, then the size, then the items.
+fn validate_batch(
+    members: RawPatient,
+    instances: Instances,
+) -> Result<PredictRequest, RequestError> {
+    let mut keys: Vec<&str> = features_present(&members).collect();
+    keys.extend(members.unknown.iter().map(String::as_str));
+    keys.sort_unstable();
+    keys.dedup();
+    let mut errors: Vec<FieldError> = keys
+        .into_iter()
+        .map(|k| {
+            FieldError::new(
+                format!("/{}", escape_pointer(k)),
+                "unknown field; a batch has only \"instances\"",
+            )
+        })
+        .collect();
+    match instances {
+        Instances::Array { len, .. } if check_batch_size(len).is_err() => {
+            errors.extend(check_batch_size(len).err());
+        }
+        Instances::Array {
+            patients,
+            errors: invalid,
+            ..
+        } => {
+            if errors.is_empty() && invalid.is_empty() {
+                return Ok(PredictRequest::Batch(patients));
+            }
+            errors.extend(invalid);
+        }
+        Instances::Other(found) => errors.push(FieldError::new(
             "/instances",
-            format!(
-                "must be an array of 1 to {MAX_BATCH} patient objects, found {}",
-                kind(instances)
-            ),
-        )]);
-    };
-    check_batch_size(items.len()).map_err(|e| vec![e])?;
-    let mut patients = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match Patient::from_json(item, &format!("/instances/{i}")) {
-            Ok(p) => patients.push(p),
-            Err(e) => errors.extend(e),
+            format!("must be an array of 1 to {MAX_BATCH} patient objects, found {found}"),
+        )),
+    }
+    Err(RequestError::invalid(errors))
+}
+
+/// Names of the features a set of members holds (any value, `null` included).
+fn features_present(members: &RawPatient) -> impl Iterator<Item = &'static str> + '_ {
+    crate::schema::FEATURES
+        .iter()
+        .zip(&members.values)
+        .filter(|(_, raw)| **raw != Raw::Absent)
+        .map(|(f, _)| f.name)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading: the body is walked once with the JSON reader; a wrong kind of value is recorded
+// where it stands (and reported with every other problem), only broken JSON stops the walk.
+// ---------------------------------------------------------------------------------------
+
+/// Reads an object's members into a [`RawPatient`]; at the top of the body (`batch_key`)
+/// `"instances"` is read as a batch instead of being an unknown key.
+fn read_members(r: &mut Reader, batch_key: bool) -> json::Result<(RawPatient, Option<Instances>)> {
+    let mut members = RawPatient::default();
+    let mut instances = None;
+    let mut object = r.object()?;
+    while let Some(key) = object.next_key(r)? {
+        match feature_index(&key) {
+            Some(i) => members.values[i] = read_feature(r)?,
+            None if batch_key && key == "instances" => instances = Some(read_instances(r)?),
+            None => {
+                r.skip()?;
+                members.unknown.push(key.into_owned());
+            }
         }
     }
-    if errors.is_empty() {
-        Ok(patients)
-    } else {
-        Err(errors)
+    Ok((members, instances))
+}
+
+fn read_feature(r: &mut Reader) -> json::Result<Raw> {
+    Ok(match r.peek_kind()? {
+        Kind::Number => Raw::Number(r.number()?),
+        Kind::Null => {
+            r.skip()?;
+            Raw::Null
+        }
+        other => {
+            r.skip()?;
+            Raw::Other(other.words())
+        }
+    })
+}
+
+/// Reads `"instances"`, validating each item where it stands. Past [`MAX_BATCH`] the batch is
+/// refused whatever its items hold, so the rest are only checked as JSON and counted.
+fn read_instances(r: &mut Reader) -> json::Result<Instances> {
+    let found = r.peek_kind()?;
+    if found != Kind::Array {
+        r.skip()?;
+        return Ok(Instances::Other(found.words()));
+    }
+    let mut patients = Vec::new();
+    let mut errors = Vec::new();
+    let mut len = 0;
+    let mut items = r.array()?;
+    while items.next(r)? {
+        if len < MAX_BATCH {
+            match read_item(r, len)? {
+                Ok(patient) => patients.push(patient),
+                Err(invalid) => errors.extend(invalid),
+            }
+        } else {
+            r.skip()?;
+        }
+        len += 1;
+    }
+    Ok(Instances::Array {
+        patients,
+        errors,
+        len,
+    })
+}
+
+/// Element `index` of `"instances"`: a patient object, validated.
+fn read_item(r: &mut Reader, index: usize) -> json::Result<Result<Patient, Vec<FieldError>>> {
+    let pointer = || format!("/instances/{index}");
+    match r.peek_kind()? {
+        Kind::Object => {
+            let (members, _) = read_members(r, false)?;
+            Ok(members.validate(pointer))
+        }
+        other => {
+            r.skip()?;
+            Ok(Err(vec![FieldError::new(
+                pointer(),
+                format!(
+                    "must be a JSON object with the patient's features, found {}",
+                    other.words()
+                ),
+            )]))
+        }
     }
 }
 
@@ -188,6 +284,138 @@ mod tests {
             RequestError::Invalid { errors, .. } => errors.into_iter().map(|e| e.field).collect(),
             RequestError::Syntax(m) => panic!("syntax error: {m}"),
         }
+    }
+
+    /// The patient with `edits` applied: `(key, Some(json))` sets a member, `(key, None)`
+    /// removes it.
+    fn edited(edits: &[(&str, Option<&str>)]) -> String {
+        let mut members: Vec<(String, String)> = PATIENT[1..PATIENT.len() - 1]
+            .split(',')
+            .map(|m| {
+                let (k, v) = m.split_once(':').unwrap();
+                (k.trim_matches('"').to_string(), v.to_string())
+            })
+            .collect();
+        for (key, value) in edits {
+            members.retain(|(k, _)| k != key);
+            if let Some(v) = value {
+                members.push((key.to_string(), v.to_string()));
+            }
+        }
+        let inner: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        format!("{{{}}}", inner.join(","))
+    }
+
+    fn single(body: &str) -> Result<Patient, RequestError> {
+        match PredictRequest::from_json_bytes(body.as_bytes())? {
+            PredictRequest::Single(p) => Ok(p),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_a_valid_patient_in_feature_order() {
+        let p = single(PATIENT).unwrap();
+        assert_eq!(p.get(0), Some(63.0));
+        assert_eq!(p.get(9), Some(2.3));
+        assert_eq!(p.get(12), Some(6.0));
+        // Member order does not matter.
+        let p2 = single(&edited(&[("age", None), ("age", Some("63"))])).unwrap();
+        assert_eq!(p, p2);
+    }
+
+    #[test]
+    fn optional_fields_may_be_absent_or_null_required_may_not() {
+        let p = single(&edited(&[("slope", None), ("ca", Some("null"))])).unwrap();
+        assert_eq!((p.get(10), p.get(11)), (None, None));
+
+        let body = format!(
+            r#"{{"instances":[{PATIENT},{PATIENT},{}]}}"#,
+            edited(&[("age", Some("null"))])
+        );
+        match PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err() {
+            RequestError::Invalid { errors, total } => {
+                assert_eq!(total, 1);
+                assert_eq!(errors[0].field, "/instances/2/age");
+                assert!(
+                    errors[0].reason.contains("required"),
+                    "{}",
+                    errors[0].reason
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_and_wrong_kinds_are_named() {
+        let body = edited(&[
+            ("cp", Some("5")),
+            ("chol", Some(r#""233""#)),
+            ("ca", Some("1.5")),
+            ("bmi", Some("22")),
+            ("thal", Some(r#"{"a":[1,{"b":null}]}"#)),
+            ("fbs", Some("[true]")),
+            ("sex", None),
+        ]);
+        let e = single(&body).unwrap_err();
+        let RequestError::Invalid { errors, .. } = e else {
+            panic!("{e:?}")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["/bmi", "/sex", "/cp", "/chol", "/fbs", "/ca", "/thal"]
+        );
+        assert!(
+            errors[3].reason.contains("found a string"),
+            "{}",
+            errors[3].reason
+        );
+        assert!(
+            errors[4].reason.contains("found an array"),
+            "{}",
+            errors[4].reason
+        );
+        assert!(
+            errors[6].reason.contains("found an object"),
+            "{}",
+            errors[6].reason
+        );
+    }
+
+    #[test]
+    fn a_repeated_member_counts_once_with_its_last_value() {
+        let body = format!(r#"{{"age":"x",{}"#, &PATIENT[1..]);
+        assert_eq!(single(&body).unwrap().get(0), Some(63.0));
+        let body = format!(r#"{{"zz":1,"zz":2,{}"#, &PATIENT[1..]);
+        assert_eq!(fields(single(&body).unwrap_err()), ["/zz"]);
+    }
+
+    #[test]
+    fn non_objects_and_odd_keys_are_named() {
+        let body = format!(r#"{{"instances":[[1,2],{PATIENT},"p"]}}"#);
+        let e = PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err();
+        let RequestError::Invalid { errors, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(errors[0].field, "/instances/0");
+        assert!(errors[0].reason.contains("an array"));
+        assert_eq!(errors[1].field, "/instances/2");
+        assert!(errors[1].reason.contains("a string"));
+        let body = edited(&[("a/b~", Some("1"))]);
+        assert_eq!(fields(single(&body).unwrap_err()), ["/a~1b~0"]);
+        let body = format!(
+            r#"{{"instances":[{}]}}"#,
+            edited(&[("instances", Some("[]"))])
+        );
+        assert_eq!(
+            fields(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
+            ["/instances/0/instances"]
+        );
     }
 
     #[test]

@@ -1,0 +1,36 @@
+//! Hands a [`Response`] to the host with as few calls as possible: the headers in one list,
+//! the body in writes of at most 4096 bytes (the most one `blocking-write-and-flush` takes).
+
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, Response, ResponseOutparam};
+
+/// The most `blocking-write-and-flush` accepts in one call (wasi:io 0.2).
+const WRITE_CHUNK: usize = 4096;
+
+/// Sends `response` as the answer to the request. Fails only when the host refuses a header
+/// (every header the component sets is plain ASCII) or the client has gone; the host then ends
+/// the exchange, and there is nobody left to tell.
+pub fn send(response: Response, out: ResponseOutparam) {
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let Ok(fields) = Fields::from_list(&headers) else {
+        return;
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    if outgoing.set_status_code(*response.status()).is_err() {
+        return;
+    }
+    let Ok(body) = outgoing.body() else {
+        return;
+    };
+    out.set(outgoing);
+    if let Ok(stream) = body.write() {
+        for chunk in response.body().chunks(WRITE_CHUNK) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = OutgoingBody::finish(body, None);
+}
