@@ -10,10 +10,11 @@
 
 use std::time::Duration;
 
-use spin_sdk::http::{IncomingRequest, Method, Request, Response};
+use spin_sdk::http::IncomingRequest;
 use wasi::clocks::monotonic_clock;
 use wasi::io::streams::StreamError;
 
+use crate::http::{Request, Response};
 use crate::response::{problem, Status};
 
 use heart_model::request::BODY_READ_TIMEOUT_SECS;
@@ -23,52 +24,33 @@ pub use heart_model::request::MAX_BODY_BYTES;
 /// ([`heart_model::request::BODY_READ_TIMEOUT_SECS`]).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(BODY_READ_TIMEOUT_SECS);
 
-/// A request's method, target and headers, read from the host once.
-pub struct Head {
-    pub method: Method,
-    /// The path with its query, e.g. `/predict?x=1`.
-    pub target: String,
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
-impl Head {
-    pub fn read(incoming: &IncomingRequest) -> Self {
-        Head {
-            method: incoming.method(),
-            target: incoming.path_with_query().unwrap_or_default(),
-            headers: incoming.headers().entries(),
-        }
-    }
-
-    /// The first value of header `name` (ASCII case-insensitive) as text, if it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-    }
+/// The request's method, target and headers, read from the host once; its body is read by
+/// [`read_bounded`].
+pub fn read_head(incoming: &IncomingRequest) -> Request {
+    Request::new(
+        incoming.method(),
+        &incoming.path_with_query().unwrap_or_default(),
+        incoming.headers().entries(),
+        Vec::new(),
+    )
 }
 
 /// The request with its body read, or the response that refuses it.
-pub fn read_bounded(head: Head, incoming: IncomingRequest) -> Result<Request, Response> {
+pub fn read_bounded(head: Request, incoming: IncomingRequest) -> Result<Request, Response> {
     let declared = head
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let body = read_body(incoming)?;
-    Ok(Request::builder()
-        .method(head.method)
-        .uri(head.target)
-        .headers(head.headers)
-        .body(body)
-        .build())
+    Ok(head.with_body(read_body(incoming, declared)?))
 }
 
 /// Reads the body stream, waiting on it and on the deadline together whenever it has
-/// nothing to give; the deadline runs from the first time it has nothing.
-fn read_body(incoming: IncomingRequest) -> Result<Vec<u8>, Response> {
+/// nothing to give; the deadline runs from the first time it has nothing. With a declared
+/// length it stops once that many bytes are in (the host frames the body by that length), so
+/// the end need not be asked for.
+fn read_body(incoming: IncomingRequest, declared: Option<u64>) -> Result<Vec<u8>, Response> {
     let unreadable = || {
         problem(
             Status::BadRequest,
@@ -79,8 +61,11 @@ fn read_body(incoming: IncomingRequest) -> Result<Vec<u8>, Response> {
     let incoming_body = incoming.consume().map_err(|()| unreadable())?;
     let stream = incoming_body.stream().map_err(|()| unreadable())?;
     let mut deadline = None;
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
     loop {
+        if declared == Some(body.len() as u64) && !body.is_empty() {
+            return Ok(body);
+        }
         match stream.read(64 * 1024) {
             Ok(chunk) if chunk.is_empty() => {
                 let now = monotonic_clock::now();

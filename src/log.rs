@@ -5,8 +5,8 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Instant;
 
+use crate::http::{Method, Response};
 use serde::Serialize;
-use spin_sdk::http::{Method, Response};
 
 /// Response header naming the request in the log (taken from the caller's `x-request-id`
 /// when it is a plain token, generated otherwise).
@@ -56,7 +56,6 @@ impl RequestLog {
         response.set_header(REQUEST_ID_HEADER, &self.id);
         let batch_size = response
             .header(BATCH_SIZE_HEADER)
-            .and_then(|v| v.as_str())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let line = Line {
@@ -64,7 +63,7 @@ impl RequestLog {
             request_id: &self.id,
             method: &self.method,
             path: &self.path,
-            status: *response.status(),
+            status: response.status(),
             latency_ms: self.started.elapsed().as_secs_f64() * 1000.0,
             batch_size,
             model_version: heart_model::MODEL_VERSION,

@@ -7,13 +7,13 @@
 //! optional named tensor means all its values are missing. Outputs: `probability` FP64 [N],
 //! `prediction` INT64 [N]. Errors are `{"error": "..."}` with 400, or 404 for an unknown model.
 
+use crate::http::{Request, Response};
 use api_spec::OIP_DATATYPES;
 use heart_model::request::check_batch_size;
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use spin_sdk::http::{Request, Response};
 
 use crate::log::BATCH_SIZE_HEADER;
 use crate::router::Params;

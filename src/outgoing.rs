@@ -1,7 +1,9 @@
 //! Hands a [`Response`] to the host with as few calls as possible: the headers in one list,
 //! the body in writes of at most 4096 bytes (the most one `blocking-write-and-flush` takes).
 
-use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, Response, ResponseOutparam};
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+
+use crate::http::Response;
 
 /// The most `blocking-write-and-flush` accepts in one call (wasi:io 0.2).
 const WRITE_CHUNK: usize = 4096;
@@ -18,7 +20,9 @@ pub fn send(response: Response, out: ResponseOutparam) {
         return;
     };
     let outgoing = OutgoingResponse::new(fields);
-    if outgoing.set_status_code(*response.status()).is_err() {
+    // 200 is the default status: one call fewer for most answers.
+    let status = response.status();
+    if status != 200 && outgoing.set_status_code(status).is_err() {
         return;
     }
     let Ok(body) = outgoing.body() else {

@@ -1,8 +1,8 @@
 //! What the component answers: JSON documents and RFC 9457 problem details.
 
+use crate::http::Response;
 use heart_model::FieldError;
 use serde::Serialize;
-use spin_sdk::http::Response;
 
 /// Header carried by every response, so a caller always knows which model answered.
 pub const MODEL_VERSION_HEADER: &str = "x-model-version";
@@ -64,11 +64,7 @@ pub fn json_bytes(body: impl Into<Vec<u8>>) -> Response {
 
 /// A response with a body of the given media type.
 pub fn typed(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(body.into())
-        .build()
+    Response::new(status, content_type, body.into())
 }
 
 #[derive(Serialize)]

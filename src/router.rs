@@ -6,7 +6,7 @@
 //! every request builds a fresh instance here, so a constant table is both faster and
 //! smaller in the `.wasm`.
 
-use spin_sdk::http::{Method, Request, Response};
+use crate::http::{Method, Request, Response};
 
 /// An endpoint: what it does with a request and its path captures.
 pub type Handler = fn(&Request, &Params) -> Response;
@@ -101,7 +101,7 @@ mod tests {
     use super::*;
 
     fn ok(_: &Request, _: &Params) -> Response {
-        Response::new(200, ())
+        Response::new(200, "text/plain", Vec::new())
     }
 
     const ROUTES: &[Route] = &[

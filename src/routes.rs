@@ -1,10 +1,10 @@
 //! The endpoints: a routing table and one small function per endpoint, from a request to a
 //! response. The Open Inference Protocol's endpoints are in [`crate::oip`].
 
+use crate::http::{Request, Response};
 use heart_model::request::{PredictRequest, RequestError, MAX_ERRORS};
 use heart_model::{MODEL_CARD_JSON, MODEL_VERSION};
 use serde::Serialize;
-use spin_sdk::http::{Request, Response};
 
 use crate::log::BATCH_SIZE_HEADER;
 use crate::oip;
@@ -124,10 +124,7 @@ fn model_card(_: &Request, _: &Params) -> Response {
 
 /// 415 unless the body is declared as JSON (`application/json`, parameters allowed).
 fn require_json(req: &Request) -> Option<Response> {
-    let declared = req
-        .header("content-type")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let declared = req.header("content-type").unwrap_or("");
     let media_type = declared.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case("application/json") {
         return None;

@@ -13,11 +13,10 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use futures::executor::block_on;
 use heart_disease_api::body::{MAX_BODY_BYTES, READ_TIMEOUT};
+use heart_disease_api::{Method, Request};
 use heart_model::request::MAX_BATCH;
 use serde_json::{json, Value};
-use spin_sdk::http::{Method, Request};
 use support::{Runtime, Server};
 
 const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
@@ -190,14 +189,14 @@ fn padded_patient(len: usize) -> Vec<u8> {
 
 /// Natively, the whole request path after body reading.
 fn respond(body: &[u8]) -> (u16, Value) {
-    let request = Request::builder()
-        .method(Method::Post)
-        .uri("/predict")
-        .header("content-type", "application/json")
-        .body(body.to_vec())
-        .build();
-    let response = block_on(heart_disease_api::respond(request));
-    let status = *response.status();
+    let request = Request::new(
+        Method::Post,
+        "/predict",
+        vec![("content-type".into(), b"application/json".to_vec())],
+        body.to_vec(),
+    );
+    let response = heart_disease_api::respond(request);
+    let status = response.status();
     (
         status,
         serde_json::from_slice(response.body()).expect("a JSON body"),
