@@ -84,7 +84,7 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 	  exec spin up --listen $(HOST):$(PORT); \
 	else \
 	  echo "(spin is not installed: serving with wasmtime serve)"; \
-	  exec $(WASMTIME) serve -S cli=y --addr $(HOST):$(PORT) $(WASM); \
+	  exec $(WASMTIME) serve -S cli=y --no-logging-prefix --addr $(HOST):$(PORT) $(WASM); \
 	fi
 
 # ---------------------------------------------------------------------------

@@ -283,7 +283,9 @@ def micro() -> dict:
 def serve_argv(wasm: Path, extra: list[str]):
     wasmtime = env("WASMTIME")
     pre = ["--allow-precompiled"] if wasm.suffix == ".cwasm" else []
-    return lambda addr: [wasmtime, "serve", "-S", "cli=y", *pre, *extra, "--addr", addr, str(wasm)]
+    # --no-logging-prefix: each request's log line is then plain JSON, as `make up` serves it.
+    return lambda addr: [wasmtime, "serve", "-S", "cli=y", "--no-logging-prefix", *pre, *extra, "--addr", addr,
+                         str(wasm)]
 
 
 def native_argv():
@@ -452,7 +454,9 @@ def render(r: dict) -> str:
     w(f"- machine: **{m['cores']} cores** ({m['cpu']}), {m['mem_gib']:.0f} GiB; "
       f"load average at start **{m['load_start']}**, at end **{m['load_end']}**; other work at start "
       f"**{m['busy_start']:.2f} cores** (after waiting {m['waited_s']:.0f} s, at most $BENCH_QUIET_WAIT, for under 0.25)")
-    w(f"- pinning: {m['pinning']}; priority: {m['nice']}; servers run without RUST_BACKTRACE")
+    w(f"- pinning: {m['pinning']}; priority: {m['nice']}; servers run without RUST_BACKTRACE; "
+      "`wasmtime serve -S cli=y --no-logging-prefix` (our log lines plain JSON, as `make up` serves), "
+      "stdout and stderr to a file")
     w(f"- wasmtime {m['wasmtime']}, {m['wrk']}, {m['rustc']}; commit {m['commit']}")
     w(f"- load: `wrk -t1 -cC -dD` with bench/load/post.lua, POST /predict of one patient "
       f"({len(PATIENT)} bytes of JSON), keep-alive; warm-up {r['params']['warmup']} s, "
@@ -516,18 +520,19 @@ def render(r: dict) -> str:
 
     # Micro
     w("## Host micro benches (criterion, crates/heart-model/benches/predict.rs)\n")
-    w("`cargo bench -p heart-model --bench predict` with the workspace's release profile (the `bench` "
-      f"profile inherits it). Load average after: {r['micro'].get('_load', '?')}.\n")
+    w("`cargo bench -p heart-model --bench predict` with the workspace's `bench` profile (the release "
+      f"profile at opt-level 3, as a native build runs). Load average after: {r['micro'].get('_load', '?')}.\n")
     w("| bench | mean | 95 % interval | median |")
     w("| --- | ---: | --- | ---: |")
-    for name, e in sorted(r["micro"].items(), key=lambda kv: (kv[0].startswith("batch"), kv[0] != "single/json_to_json", kv[0])):
+    for name, e in sorted(r["micro"].items(), key=lambda kv: (kv[0].startswith("batch"), "_to_" not in kv[0], kv[0])):
         if name.startswith("_"):
             continue
         w(f"| {name} | {fmt_ns(e['mean_ns'])} | {fmt_ns(e['lo_ns'])} – {fmt_ns(e['hi_ns'])} | {fmt_ns(e['median_ns'])} |")
     w("")
-    w("`json_to_json` is the whole path of `POST /predict` on a body already read: parse + validate "
-      "(`PredictRequest::from_json_bytes`), `MODEL.assess`, serialise the answer with `serde_json`; "
-      "the other rows are its steps alone.\n")
+    w("`json_to_prediction(s)` is a prediction from JSON bytes, what the issue's micro targets measure: "
+      "parse + validate (`PredictRequest::from_json_bytes`) and `MODEL.assess`. `json_to_json` is the whole "
+      "path of `POST /predict` on a body already read: the same, then the answer written "
+      "(`Assessment::write_json`); the other rows are its steps alone.\n")
 
     # Cold start
     w("## Cold start: launch to the first 200 from GET /health\n")
@@ -630,11 +635,11 @@ def targets(r: dict) -> list:
                  rss <= T["rss_mib"]))
     kib = r["wasm_bytes"] / 1024
     rows.append((f"release .wasm ≤ {T['wasm_kib']:.0f} KiB", f"{kib:.1f} KiB", kib <= T["wasm_kib"]))
-    one = r["micro"].get("single/json_to_json")
+    one = r["micro"].get("single/json_to_prediction")
     if one:
         rows.append((f"host: one prediction from JSON bytes ≤ {T['micro_single_us']} µs",
                      fmt_ns(one["mean_ns"]), one["mean_ns"] <= T["micro_single_us"] * 1e3))
-    many = r["micro"].get("batch1000/json_to_json")
+    many = r["micro"].get("batch1000/json_to_predictions")
     if many:
         rows.append((f"host: batch of 1000 ≤ {T['micro_batch_ms']} ms", fmt_ns(many["mean_ns"]),
                      many["mean_ns"] <= T["micro_batch_ms"] * 1e6))

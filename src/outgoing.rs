@@ -1,7 +1,10 @@
 //! Hands a [`Response`] to the host with as few calls as possible: the headers in one list,
-//! the body in writes of at most 4096 bytes (the most one `blocking-write-and-flush` takes).
+//! a small body in one `blocking-write-and-flush` (which takes at most 4096 bytes), a large
+//! one (a batch's answer, up to ~480 KB) in writes as large as the host accepts, then one
+//! flush.
 
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::http::Response;
 
@@ -30,11 +33,29 @@ pub fn send(response: Response, out: ResponseOutparam) {
     };
     out.set(outgoing);
     if let Ok(stream) = body.write() {
-        for chunk in response.body().chunks(WRITE_CHUNK) {
-            if stream.blocking_write_and_flush(chunk).is_err() {
-                return;
-            }
+        if write_all(&stream, response.body()).is_err() {
+            return;
         }
     }
     let _ = OutgoingBody::finish(body, None);
+}
+
+fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
+    if bytes.len() <= WRITE_CHUNK {
+        return stream.blocking_write_and_flush(bytes);
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let permitted = stream.check_write()?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = rest
+            .len()
+            .min(usize::try_from(permitted).unwrap_or(usize::MAX));
+        stream.write(&rest[..n])?;
+        rest = &rest[n..];
+    }
+    stream.blocking_flush()
 }
