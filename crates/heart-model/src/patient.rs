@@ -95,7 +95,7 @@ impl RawPatient {
     /// Checks every member; `pointer` gives where the object sits in the request body (`""`
     /// for the body itself) and prefixes every error's field. Unknown keys are reported
     /// first, in sorted order, then the features in table order.
-    pub fn validate(mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
+    pub fn validate(&mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
         let mut errors = Vec::new();
         self.unknown.sort();
         self.unknown.dedup();

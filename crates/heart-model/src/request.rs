@@ -1,9 +1,11 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
 use crate::baked::{MODEL, MODEL_VERSION};
-use crate::json::{self, Kind, Reader};
+use std::borrow::Cow;
+
+use crate::json::{self, Key, Kind, Reader};
 use crate::patient::{escape_pointer, FieldError, Patient, Raw, RawPatient};
-use crate::schema::feature_index;
+use crate::schema::{feature_index, FEATURES};
 
 /// Largest accepted request body. A batch of [`MAX_BATCH`] patients needs about 125 bytes a
 /// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
@@ -67,7 +69,8 @@ impl PredictRequest {
                 ),
             )]));
         }
-        let (members, instances) = read_members(&mut r, true).map_err(syntax)?;
+        let mut members = RawPatient::default();
+        let instances = read_members(&mut r, &mut members, true).map_err(syntax)?;
         r.end().map_err(syntax)?;
         match instances {
             None => members
@@ -191,21 +194,39 @@ fn features_present(members: &RawPatient) -> impl Iterator<Item = &'static str> 
 
 /// Reads an object's members into a [`RawPatient`]; at the top of the body (`batch_key`)
 /// `"instances"` is read as a batch instead of being an unknown key.
-fn read_members(r: &mut Reader, batch_key: bool) -> json::Result<(RawPatient, Option<Instances>)> {
-    let mut members = RawPatient::default();
+fn read_members(
+    r: &mut Reader,
+    members: &mut RawPatient,
+    batch_key: bool,
+) -> json::Result<Option<Instances>> {
     let mut instances = None;
     let mut object = r.object()?;
-    while let Some(key) = object.next_key(r)? {
-        match feature_index(&key) {
-            Some(i) => members.values[i] = read_feature(r)?,
-            None if batch_key && key == "instances" => instances = Some(read_instances(r)?),
+    // The feature after the last one read: the likeliest next key.
+    let mut next = 0;
+    loop {
+        let guess = FEATURES.get(next).map(|f| f.name);
+        let Some(key) = object.next_key_guessing(r, guess)? else {
+            break;
+        };
+        let name = match key {
+            Key::Guessed(_) => None,
+            Key::Other(name) => Some(name),
+        };
+        match name.as_deref().map_or(Some(next), feature_index) {
+            Some(i) => {
+                members.values[i] = read_feature(r)?;
+                next = i + 1;
+            }
+            None if batch_key && name.as_deref() == Some("instances") => {
+                instances = Some(read_instances(r)?)
+            }
             None => {
                 r.skip()?;
-                members.unknown.push(key.into_owned());
+                members.unknown.extend(name.map(Cow::into_owned));
             }
         }
     }
-    Ok((members, instances))
+    Ok(instances)
 }
 
 fn read_feature(r: &mut Reader) -> json::Result<Raw> {
@@ -230,7 +251,8 @@ fn read_instances(r: &mut Reader) -> json::Result<Instances> {
         r.skip()?;
         return Ok(Instances::Other(found.words()));
     }
-    let mut patients = Vec::new();
+    // Room for as many patients as the rest of the body could hold (one takes 100-odd bytes).
+    let mut patients = Vec::with_capacity((r.remaining() / 64).min(MAX_BATCH));
     let mut errors = Vec::new();
     let mut len = 0;
     let mut items = r.array()?;
@@ -257,7 +279,8 @@ fn read_item(r: &mut Reader, index: usize) -> json::Result<Result<Patient, Vec<F
     let pointer = || format!("/instances/{index}");
     match r.peek_kind()? {
         Kind::Object => {
-            let (members, _) = read_members(r, false)?;
+            let mut members = RawPatient::default();
+            read_members(r, &mut members, false)?;
             Ok(members.validate(pointer))
         }
         other => {
