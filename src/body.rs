@@ -1,7 +1,7 @@
 //! Reads a request from the host without ever holding more than [`MAX_BODY_BYTES`] of its
-//! body, nor waiting more than [`READ_TIMEOUT`] on a stalled one: a declared `Content-Length`
-//! over the limit is refused before reading, a streamed body as soon as it passes the limit,
-//! and a body that stalls when the deadline passes.
+//! body, nor waiting for it past [`READ_TIMEOUT`] after the request arrived: a declared
+//! `Content-Length` over the limit is refused before reading, a streamed body as soon as it
+//! passes the limit, and a body still incomplete when the deadline passes.
 //!
 //! Every call into the host costs a few microseconds in `wasmtime serve`, far more than the
 //! model itself, so the request is read with as few calls as possible: the method, the target
@@ -20,7 +20,7 @@ use crate::response::{problem, Status};
 use heart_model::request::BODY_READ_TIMEOUT_SECS;
 pub use heart_model::request::MAX_BODY_BYTES;
 
-/// How long the body may stall before the request is refused
+/// How long a client may take, from its request's arrival, to send the whole body
 /// ([`heart_model::request::BODY_READ_TIMEOUT_SECS`]).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(BODY_READ_TIMEOUT_SECS);
 
@@ -36,21 +36,30 @@ pub fn read_head(incoming: &IncomingRequest) -> Request {
 }
 
 /// The request with its body read, or the response that refuses it.
-pub fn read_bounded(head: Request, incoming: IncomingRequest) -> Result<Request, Response> {
+/// `deadline` (wasi's monotonic clock) is when the whole body must be in.
+pub fn read_bounded(
+    head: Request,
+    incoming: IncomingRequest,
+    deadline: u64,
+) -> Result<Request, Response> {
     let declared = head
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    Ok(head.with_body(read_body(incoming, declared)?))
+    Ok(head.with_body(read_body(incoming, declared, deadline)?))
 }
 
 /// Reads the body stream, waiting on it and on the deadline together whenever it has
-/// nothing to give; the deadline runs from the first time it has nothing. With a declared
-/// length it stops once that many bytes are in (the host frames the body by that length), so
-/// the end need not be asked for.
-fn read_body(incoming: IncomingRequest, declared: Option<u64>) -> Result<Vec<u8>, Response> {
+/// nothing to give (the clock is asked only then). With a declared length it stops once that
+/// many bytes are in (the host frames the body by that length), so the end need not be asked
+/// for.
+fn read_body(
+    incoming: IncomingRequest,
+    declared: Option<u64>,
+    deadline: u64,
+) -> Result<Vec<u8>, Response> {
     let unreadable = || {
         problem(
             Status::BadRequest,
@@ -60,7 +69,6 @@ fn read_body(incoming: IncomingRequest, declared: Option<u64>) -> Result<Vec<u8>
     };
     let incoming_body = incoming.consume().map_err(|()| unreadable())?;
     let stream = incoming_body.stream().map_err(|()| unreadable())?;
-    let mut deadline = None;
     let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         if declared == Some(body.len() as u64) && !body.is_empty() {
@@ -68,10 +76,7 @@ fn read_body(incoming: IncomingRequest, declared: Option<u64>) -> Result<Vec<u8>
         }
         match stream.read(64 * 1024) {
             Ok(chunk) if chunk.is_empty() => {
-                let now = monotonic_clock::now();
-                let deadline =
-                    *deadline.get_or_insert(now.saturating_add(READ_TIMEOUT.as_nanos() as u64));
-                if now >= deadline {
+                if monotonic_clock::now() >= deadline {
                     return Err(problem(
                         Status::RequestTimeout,
                         &format!(

@@ -18,23 +18,27 @@ pub use http::{Method, Request, Response};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
+use wasi::clocks::monotonic_clock;
 
 /// Every request: read it (a body of at most [`body::MAX_BODY_BYTES`]), [`respond`], log,
 /// send. Exported only when built for WebAssembly: the export's names are not valid symbols
 /// for a native shared library, and native builds exist for tests, fuzzing and clippy.
 #[cfg_attr(target_arch = "wasm32", http_component)]
 pub fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
+    let started = monotonic_clock::now();
     let head = body::read_head(&incoming);
     let log = log::RequestLog::start(
+        started,
         head.method(),
         head.path(),
         head.header(log::REQUEST_ID_HEADER),
     );
-    let mut response = match body::read_bounded(head, incoming) {
+    let deadline = started.saturating_add(body::READ_TIMEOUT.as_nanos() as u64);
+    let mut response = match body::read_bounded(head, incoming, deadline) {
         Ok(request) => respond(request),
         Err(refusal) => stamp(refusal),
     };
-    log.finish(&mut response);
+    log.finish(&mut response, monotonic_clock::now());
     outgoing::send(response, out);
 }
 

@@ -3,7 +3,6 @@
 //! the status, the batch size and ids.
 
 use std::hash::{BuildHasher, Hasher};
-use std::time::Instant;
 
 use crate::http::{Method, Response};
 use serde::Serialize;
@@ -19,7 +18,8 @@ pub struct RequestLog {
     id: String,
     method: String,
     path: String,
-    started: Instant,
+    /// When the request arrived, in nanoseconds of wasi's monotonic clock.
+    started: u64,
 }
 
 #[derive(Serialize)]
@@ -35,8 +35,14 @@ struct Line<'a> {
 }
 
 impl RequestLog {
-    /// `path_with_query` is the request target; only its path is kept.
-    pub fn start(method: &Method, path_with_query: &str, caller_id: Option<&str>) -> Self {
+    /// `started` is when the request arrived (wasi's monotonic clock, in nanoseconds);
+    /// `path_with_query` is the request target, of which only the path is kept.
+    pub fn start(
+        started: u64,
+        method: &Method,
+        path_with_query: &str,
+        caller_id: Option<&str>,
+    ) -> Self {
         let path = path_with_query.split('?').next().unwrap_or("");
         let path: String = path.chars().take(200).collect();
         let id = caller_id
@@ -47,12 +53,13 @@ impl RequestLog {
             id,
             method: method.to_string(),
             path,
-            started: Instant::now(),
+            started,
         }
     }
 
-    /// Stamps the request id on the response and writes the log line.
-    pub fn finish(self, response: &mut Response) {
+    /// Stamps the request id on the response and writes the log line; `now` is the
+    /// monotonic clock when the answer is ready.
+    pub fn finish(self, response: &mut Response, now: u64) {
         response.set_header(REQUEST_ID_HEADER, &self.id);
         let batch_size = response
             .header(BATCH_SIZE_HEADER)
@@ -64,7 +71,7 @@ impl RequestLog {
             method: &self.method,
             path: &self.path,
             status: response.status(),
-            latency_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms: now.saturating_sub(self.started) as f64 / 1e6,
             batch_size,
             model_version: heart_model::MODEL_VERSION,
         };
@@ -108,10 +115,10 @@ mod tests {
     #[test]
     fn caller_ids_are_kept_only_when_plain() {
         assert_eq!(
-            RequestLog::start(&Method::Get, "/health", Some("abc-123")).id,
+            RequestLog::start(0, &Method::Get, "/health", Some("abc-123")).id,
             "abc-123"
         );
-        let id = RequestLog::start(&Method::Get, "/health", Some("{\"age\":63}")).id;
+        let id = RequestLog::start(0, &Method::Get, "/health", Some("{\"age\":63}")).id;
         assert_eq!(id.len(), 16);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
@@ -119,7 +126,7 @@ mod tests {
     #[test]
     fn the_query_is_dropped() {
         assert_eq!(
-            RequestLog::start(&Method::Post, "/predict?age=63", None).path,
+            RequestLog::start(0, &Method::Post, "/predict?age=63", None).path,
             "/predict"
         );
     }
