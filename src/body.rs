@@ -52,9 +52,9 @@ pub fn read_bounded(
 }
 
 /// Reads the body stream, waiting on it and on the deadline together whenever it has
-/// nothing to give (the clock is asked only then). With a declared length it stops once that
-/// many bytes are in (the host frames the body by that length), so the end need not be asked
-/// for.
+/// nothing to give (the clock is asked only then). It reads on to the stream's end even when
+/// the declared length is in, which costs one call more: stopping there is the suspected cause
+/// of one connection closed without an answer in 220 000 requests of `make soak`.
 fn read_body(
     incoming: IncomingRequest,
     declared: Option<u64>,
@@ -71,9 +71,6 @@ fn read_body(
     let stream = incoming_body.stream().map_err(|()| unreadable())?;
     let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
     loop {
-        if declared == Some(body.len() as u64) && !body.is_empty() {
-            return Ok(body);
-        }
         match stream.read(64 * 1024) {
             Ok(chunk) if chunk.is_empty() => {
                 if monotonic_clock::now() >= deadline {

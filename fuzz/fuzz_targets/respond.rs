@@ -271,7 +271,7 @@ fn check_prediction(body: &[u8], response: &Response) {
                 assert_eq!(got["risk_level"], level);
                 // Same text, same parser: the served numbers are the host model's, bit for bit.
                 let mut text = Vec::new();
-                assessment.write_json(&mut text, None);
+                assessment.write_json(&mut text, None, &mut Default::default());
                 let expected: Value = serde_json::from_slice(&text).unwrap();
                 for key in [
                     "prediction",

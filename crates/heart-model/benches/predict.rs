@@ -56,7 +56,11 @@ fn single(c: &mut Criterion) {
     g.bench_function("serialize", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(512);
-            black_box(&assessment).write_json(&mut out, Some(MODEL_VERSION));
+            black_box(&assessment).write_json(
+                &mut out,
+                Some(MODEL_VERSION),
+                &mut Default::default(),
+            );
             out
         })
     });

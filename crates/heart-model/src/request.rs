@@ -1,6 +1,7 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
 use crate::baked::{MODEL, MODEL_VERSION};
+use crate::model::NumberTexts;
 use std::borrow::Cow;
 
 use crate::json::{self, Key, Kind, Reader};
@@ -88,8 +89,13 @@ impl PredictRequest {
         let patients = self.patients();
         // About 480 bytes an assessment: one allocation for the whole answer.
         let mut out = Vec::with_capacity(64 + 512 * patients.len());
+        let mut texts = NumberTexts::default();
         match self {
-            PredictRequest::Single(p) => MODEL.assess(p).write_json(&mut out, Some(MODEL_VERSION)),
+            PredictRequest::Single(p) => {
+                MODEL
+                    .assess(p)
+                    .write_json(&mut out, Some(MODEL_VERSION), &mut texts)
+            }
             PredictRequest::Batch(ps) => {
                 out.extend_from_slice(b"{\"model_version\":\"");
                 out.extend_from_slice(MODEL_VERSION.as_bytes());
@@ -98,7 +104,7 @@ impl PredictRequest {
                     if i > 0 {
                         out.push(b',');
                     }
-                    MODEL.assess(p).write_json(&mut out, None);
+                    MODEL.assess(p).write_json(&mut out, None, &mut texts);
                 }
                 out.extend_from_slice(b"]}");
             }

@@ -175,6 +175,15 @@ impl Feature {
         }
     }
 
+    /// Whether the feature takes at most four values (a code, a flag, a small count), so its
+    /// contribution to the logit takes at most four too.
+    pub fn has_few_values(&self) -> bool {
+        match self.domain {
+            Domain::Levels(levels) => levels.len() <= 4,
+            Domain::Range { min, max, integer } => integer && max - min < 4.0,
+        }
+    }
+
     /// Whether `x` is a value this feature accepts.
     pub fn accepts(&self, x: f64) -> bool {
         match self.domain {
