@@ -215,8 +215,9 @@ fn patient_with_age(raw_number: &str) -> String {
 // Native: parser limits through respond()
 // ---------------------------------------------------------------------------------------
 
-/// serde_json's recursion limit (128) allows 127 levels of nesting: deeper bodies are a 400, not a stack overflow,
-/// however deep they go within the body limit.
+/// The request reader allows 127 levels of nesting (`heart_model::json::MAX_DEPTH`, serde_json's
+/// limit): deeper bodies are a 400, not a stack overflow, however deep they go within the body
+/// limit.
 #[test]
 fn nesting_depth_is_bounded_natively() {
     assert_eq!(respond(nested(127).as_bytes()).0, 422, "127 levels parse");
