@@ -90,10 +90,7 @@ fn patient_json(p: &Patient) -> Value {
 fn host_assessments(body: &[u8]) -> Vec<heart_model::Assessment> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
-        .patients()
-        .iter()
-        .map(|p| MODEL.assess(p))
-        .collect()
+        .assessments()
 }
 
 /// Every property of one answered assessment that follows from its own numbers.

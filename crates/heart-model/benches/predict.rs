@@ -26,10 +26,7 @@ fn respond(body: &[u8]) -> Vec<u8> {
 fn predict(body: &[u8]) -> Vec<heart_model::Assessment> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
-        .patients()
-        .iter()
-        .map(|p| MODEL.assess(p))
-        .collect()
+        .assessments()
 }
 
 fn batch_body(n: usize) -> Vec<u8> {

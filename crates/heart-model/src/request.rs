@@ -1,7 +1,7 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
 use crate::baked::{MODEL, MODEL_VERSION};
-use crate::model::NumberTexts;
+use crate::model::{Assessment, NumberTexts};
 use std::borrow::Cow;
 
 use crate::json::{self, Key, Kind, Reader};
@@ -110,6 +110,11 @@ impl PredictRequest {
             }
         }
         out
+    }
+
+    /// Every patient's assessment by the baked model, in request order.
+    pub fn assessments(&self) -> Vec<Assessment> {
+        self.patients().iter().map(|p| MODEL.assess(p)).collect()
     }
 
     /// The patients, one for a single request.
