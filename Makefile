@@ -29,8 +29,8 @@ help: ## list the targets
 # ---------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------
-.PHONY: deps rust-targets wasmtime jco venv apt-tools
-deps: rust-targets wasmtime jco venv apt-tools hardening-tools ## install every tool the build and tests need
+.PHONY: deps rust-targets crates wasmtime jco venv apt-tools spin-check
+deps: rust-targets crates wasmtime jco venv apt-tools hardening-tools spin-check ## install every tool the build and tests need
 
 rust-targets:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -40,6 +40,16 @@ wasmtime:
 	@command -v wasmtime >/dev/null || [ -x $(HOME)/.cargo/bin/wasmtime ] || { \
 	  echo "installing wasmtime-cli $(WASMTIME_VERSION) (about 10 minutes on 2 cores)"; \
 	  cargo install wasmtime-cli --locked --version $(WASMTIME_VERSION); }
+
+# Every crate of every target platform, so that the checks that run with --frozen/--offline
+# (cargo deny) find them on a machine that has never built the project.
+crates:
+	cargo fetch --locked
+
+# Spin, containerd-shim-spin and a `ctr` that can pull Spin artifacts come from their own
+# installers, not from a package registry: say what is missing before the tests do.
+spin-check:
+	@python3 tests/runtimes.py --check
 
 jco: $(JCO)
 $(JCO): package.json package-lock.json
@@ -52,8 +62,9 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-# Debian packages used by the Kubernetes/image checks (see mk/kube.mk).
-APT_TOOLS := skopeo shellcheck docker-registry
+# Debian packages: shellcheck for k8s/minikube-setup.sh, docker-registry for the loopback
+# registry `make push` is tested against, containerd to run the pushed artifact on the shim.
+APT_TOOLS := shellcheck docker-registry containerd
 apt-tools:
 	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
@@ -90,19 +101,22 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api
-test: deps lint test-rust test-api test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, chart/image checks, fuzz smoke, cargo deny
+.PHONY: test lint test-rust test-api test-spin
+test: deps lint test-rust test-api test-spin test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p heart-disease-api -p heart-model --target $(WASM_TARGET) -- -D warnings
 
-test-rust: build wasmtime jco ## unit tests, trainer checks, and the release .wasm served by wasmtime and jco
+test-rust: build wasmtime jco ## unit tests, trainer checks, and the release .wasm served by wasmtime, jco, Spin and the SpinKube shim
 	HEART_WASM=$(CURDIR)/$(WASM) cargo test --workspace
 
-test-api: build wasmtime venv ## schemathesis against /openapi.json and a stock Open Inference Protocol client (tritonclient)
-	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q
+test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protocol client (tritonclient) on wasmtime, Spin and the shim
+	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q -p no:cacheprovider
+
+test-spin: build venv ## spin build, the `make push` artifact, the node runtime's restart from the precompiled layer, OTLP export
+	$(PY) -m pytest tests/spin tests/otel -q -p no:cacheprovider
 
 include mk/kube.mk
 include mk/bench.mk

@@ -1,5 +1,5 @@
-# Kubernetes through SpinKube: OCI image without Docker, push, Minikube, Helm deploy,
-# smoke test, and the offline checks of chart, manifests and image (tests/chart).
+# Kubernetes through SpinKube: the Spin OCI artifact (`spin registry push`), Minikube, Helm
+# deploy, smoke test, and the offline checks of chart and manifests (tests/chart).
 # Included by the top-level Makefile (SHELL is bash with -euo pipefail). k8s/DEPLOY.md
 # describes the Minikube workflow.
 
@@ -8,16 +8,17 @@ APP_NAME := heart-disease-api
 # The chart's appVersion is the image tag unless IMAGE_TAG is given.
 APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART)/Chart.yaml)
 IMAGE_TAG ?= $(APP_VERSION)
-# spin.toml whose component is packaged; the image holds a copy whose `source` is the .wasm's base name.
-SPIN_TOML ?= spin.toml
-# OCI image layout written by `make image` (and its manifest digest in $(OCI_DIR).digest).
-OCI_DIR ?= target/oci/$(APP_NAME)
-# Target that produces $(WASM); empty packages an existing $(WASM) without building it.
+# Target that produces $(WASM) (the file spin.toml names); empty pushes the existing build.
 WASM_BUILD_TARGET ?= build
 # `make push REGISTRY=host:port[/path]`; TLS_VERIFY=auto uses plain HTTP for localhost,
 # 127.x and the Minikube node's address (its registry addon), HTTPS elsewhere.
 REGISTRY ?=
 TLS_VERIFY ?= auto
+# Where `make push` records the pushed reference by digest, for `make deploy`.
+PUSHED ?= target/pushed-image
+# The artifact's `org.opencontainers.image.created`: the last commit's time, so that the same
+# sources push to the same digest (Spin would write the current time).
+CREATED ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)
 # Helm release, namespace and values of `make deploy`; the namespace needs the
 # containerd-shim-spin SpinAppExecutor (make minikube-setup applies it to `default`).
 RELEASE ?= $(APP_NAME)
@@ -30,17 +31,11 @@ HELM ?= helm
 KUBECTL ?= kubectl
 MINIKUBE ?= minikube
 
-.PHONY: image push require-registry minikube-setup deploy smoke test-kube
+.PHONY: push require-registry require-spin minikube-setup deploy smoke test-kube
 
-image: $(WASM_BUILD_TARGET) apt-tools ## package $(WASM) + spin.toml as a reproducible OCI image in target/oci (no Docker)
-	@echo "packaging $(WASM) with $(SPIN_TOML) as $(APP_NAME):$(IMAGE_TAG)"
-	@digest=$$(python3 tools/oci/build-image.py --wasm "$(WASM)" --spin-toml "$(SPIN_TOML)" --out "$(OCI_DIR)" --tag "$(IMAGE_TAG)"); \
-	skopeo inspect "oci:$(OCI_DIR):$(IMAGE_TAG)" >/dev/null; \
-	echo "image oci:$(OCI_DIR):$(IMAGE_TAG)"; \
-	echo "digest $$digest"; \
-	echo "wasm sha256:$$(sha256sum "$(WASM)" | cut -d' ' -f1)"
-
-push: require-registry image ## push the image with skopeo: make push REGISTRY=host:port (Minikube: REGISTRY=$(minikube ip):5000)
+# The Spin OCI artifact, as SpinKube documents it: a wasm layer the shim precompiles on the
+# node (its digest is the .wasm's sha256) and the Spin application config.
+push: require-registry require-spin $(WASM_BUILD_TARGET) ## push the app with `spin registry push`: make push REGISTRY=host:port (Minikube: REGISTRY=$$(minikube ip):5000)
 	@tls="$(TLS_VERIFY)"; \
 	if [ "$$tls" = auto ]; then \
 	  tls=true; host="$(REGISTRY)"; host="$${host%%/*}"; host="$${host%%:*}"; \
@@ -49,22 +44,28 @@ push: require-registry image ## push the image with skopeo: make push REGISTRY=h
 	  if [ -n "$$mk_ip" ] && [ "$$host" = "$$mk_ip" ]; then tls=false; fi; \
 	fi; \
 	dest="$(REGISTRY)/$(APP_NAME):$(IMAGE_TAG)"; \
-	echo "pushing oci:$(OCI_DIR):$(IMAGE_TAG) to $$dest (tls-verify=$$tls)"; \
-	skopeo copy --quiet --preserve-digests --dest-tls-verify="$$tls" "oci:$(OCI_DIR):$(IMAGE_TAG)" "docker://$$dest"; \
-	pushed=$$(skopeo inspect --tls-verify="$$tls" --format '{{.Digest}}' "docker://$$dest"); \
-	[ "$$pushed" = "$$(cat $(OCI_DIR).digest)" ] || { echo "push: registry reports $$pushed, built $$(cat $(OCI_DIR).digest)" >&2; exit 1; }; \
-	echo "pushed $$dest@$$pushed"
+	echo "pushing spin.toml ($(WASM), sha256:$$(sha256sum $(WASM) | cut -c1-64)) to $$dest (tls-verify=$$tls)"; \
+	out=$$(spin registry push $$([ "$$tls" = false ] && echo --insecure) \
+	  --annotation org.opencontainers.image.created=$(CREATED) --from spin.toml "$$dest"); \
+	digest=$$(echo "$$out" | grep -oE 'sha256:[0-9a-f]{64}' | tail -1); \
+	[ -n "$$digest" ] || { echo "push: spin registry push printed no digest: $$out" >&2; exit 1; }; \
+	mkdir -p "$$(dirname $(PUSHED))"; echo "$(REGISTRY)/$(APP_NAME)@$$digest" > $(PUSHED); \
+	echo "pushed $$dest@$$digest"
 
 require-registry:
 	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=\$$(minikube ip):5000" >&2; exit 2; fi
 
+require-spin:
+	@command -v spin >/dev/null || { echo "push: the spin CLI is needed: install Spin 3.6 with its official installer (https://spinframework.dev/v3/install)" >&2; exit 2; }
+
 minikube-setup: ## start Minikube (containerd) with cert-manager, the Spin shim, spin-operator and the executor
 	bash k8s/minikube-setup.sh
 
-deploy: ## helm upgrade --install the chart (VALUES=values-dev.yaml by default) with the built image's digest
+deploy: ## helm upgrade --install the chart (VALUES=values-dev.yaml by default) with the pushed artifact's digest
 	@command -v $(HELM) >/dev/null || { echo "deploy: the helm CLI is needed (not installed here)" >&2; exit 2; }
-	@digest=""; if [ -f "$(OCI_DIR).digest" ]; then digest=$$(cat "$(OCI_DIR).digest"); fi; \
-	echo "deploying $(DEPLOY_REPOSITORY):$(IMAGE_TAG)$${digest:+@$$digest} as release $(RELEASE) in namespace $(NAMESPACE) with $(VALUES)"; \
+	@[ -f "$(PUSHED)" ] || { echo "deploy: nothing pushed yet: run make push REGISTRY=… first" >&2; exit 2; }
+	@digest=$$(sed 's/.*@//' "$(PUSHED)"); \
+	echo "deploying $(DEPLOY_REPOSITORY):$(IMAGE_TAG)@$$digest as release $(RELEASE) in namespace $(NAMESPACE) with $(VALUES)"; \
 	$(HELM) upgrade --install "$(RELEASE)" "$(CHART)" --namespace "$(NAMESPACE)" --values "$(VALUES)" \
 	  --set image.repository="$(DEPLOY_REPOSITORY)" --set image.tag="$(IMAGE_TAG)" --set image.digest="$$digest" \
 	  --set service.nodePort=$(NODE_PORT)
@@ -81,5 +82,5 @@ smoke: ## POST /predict (and GET /health) through http://$(minikube ip):30080
 	  -d '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'; \
 	echo; echo "smoke: OK"
 
-test-kube: venv apt-tools $(WASM_BUILD_TARGET) ## offline checks: chart render/lint/schema, kubernetes-validate, checkov, manifests, shellcheck, image push/pull
-	WASM="$(WASM)" SPIN_TOML="$(SPIN_TOML)" $(PY) -m pytest tests/chart -q -p no:cacheprovider
+test-kube: venv apt-tools $(WASM_BUILD_TARGET) ## offline checks: chart render/lint, upstream CRDs, kubernetes-validate, checkov, manifests, shellcheck, `make push`
+	$(PY) -m pytest tests/chart -q -p no:cacheprovider

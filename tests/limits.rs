@@ -1,8 +1,8 @@
 //! The limits that keep one request from holding the component: body size enforced while the
 //! body streams in, bodies that never end or end early, JSON nesting depth, numbers outside
-//! f64, and the batch size. Checked on the release `.wasm` served by `wasmtime serve` (raw
-//! sockets, so a body can stay open or stop half-way) and, for the parser limits, natively
-//! through `respond()` as well.
+//! f64, and the batch size. Checked on the release `.wasm` served by `wasmtime serve`, `spin
+//! up` and containerd-shim-spin (raw sockets, so a body can stay open or stop half-way) and,
+//! for the parser limits, natively through `respond()` as well.
 //!
 //! What happens to a body that stalls without ending is up to the host, not the component:
 //! see `fuzz/README.md` ("Limits").
@@ -303,8 +303,26 @@ fn the_largest_batch_fits_under_the_body_limit() {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn served_body_limits() {
-    let s = Server::start(Runtime::Wasmtime);
+fn served_body_limits_wasmtime() {
+    served_body_limits(Runtime::Wasmtime);
+}
+
+#[test]
+fn served_body_limits_spin() {
+    served_body_limits(Runtime::Spin);
+}
+
+/// SpinKube's node runtime: what a pod does with a slow or oversized body.
+#[test]
+fn served_body_limits_shim() {
+    served_body_limits(Runtime::Shim);
+}
+
+fn served_body_limits(runtime: Runtime) {
+    if runtime.skipped() {
+        return;
+    }
+    let s = Server::start(runtime);
     endless_chunked_body_is_refused_while_it_streams(&s);
     declared_length_over_the_limit_is_refused_before_reading(&s);
     the_limit_is_exact_for_both_framings(&s);

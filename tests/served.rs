@@ -1,5 +1,8 @@
-//! The release `.wasm`, served by two independent wasi:http hosts (`wasmtime serve` and
-//! `jco serve`), answers real HTTP requests exactly as the host-side model core does.
+//! The release `.wasm`, served by every real host it ships to (`wasmtime serve`, `jco serve`,
+//! `spin up`, `spin up --from` the pushed OCI artifact, and containerd-shim-spin under
+//! containerd), answers real HTTP requests exactly as the host-side model core does. Each
+//! host serves the same bytes: the launcher checks the sha256 (and the registry's wasm layer
+//! digest) before a test starts.
 
 mod support;
 
@@ -10,15 +13,37 @@ use support::{Body, Req, Runtime, Server};
 
 #[test]
 fn wasmtime_serve() {
-    check_all(&Server::start(Runtime::Wasmtime));
+    check_all(Runtime::Wasmtime);
 }
 
 #[test]
 fn jco_serve() {
-    check_all(&Server::start(Runtime::Jco));
+    check_all(Runtime::Jco);
 }
 
-fn check_all(s: &Server) {
+#[test]
+fn spin_up() {
+    check_all(Runtime::Spin);
+}
+
+/// The Spin OCI artifact (`spin registry push`, what the chart deploys), run back by
+/// `spin up --from`.
+#[test]
+fn spin_up_from_registry() {
+    check_all(Runtime::SpinOci);
+}
+
+/// The same artifact on SpinKube's node runtime: containerd with containerd-shim-spin.
+#[test]
+fn containerd_shim_spin() {
+    check_all(Runtime::Shim);
+}
+
+fn check_all(runtime: Runtime) {
+    if runtime.skipped() {
+        return;
+    }
+    let s = &Server::start(runtime);
     health_and_model_card(s);
     predictions_equal_the_host_model(s);
     batch_of_1000_equals_1000_single_calls(s);

@@ -1,63 +1,31 @@
-"""Serve the real release .wasm with `wasmtime serve` on 127.0.0.1 for the API tests."""
+"""Serve the real release .wasm on 127.0.0.1 for the API tests, once per runtime."""
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import time
+import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+import runtimes  # noqa: E402  (tests/runtimes.py: how each runtime starts and stops)
 
 
-def _wasm() -> Path:
-    path = Path(os.environ.get("HEART_WASM", REPO / "target/heart_disease_api.wasm"))
-    assert path.exists(), f"{path} is missing: run `make build` (or `make test`)"
-    return path
+# The hosts the API checks run on: the plain wasi:http host, Spin on spin.toml, Spin on the
+# pushed OCI artifact, and SpinKube's node runtime (containerd-shim-spin under containerd).
+API_RUNTIMES = ["wasmtime", "spin", "spin-oci", "shim"]
 
 
-def _wasmtime() -> str:
-    found = shutil.which("wasmtime") or str(Path.home() / ".cargo/bin/wasmtime")
-    assert Path(found).exists(), "wasmtime is not installed: run `make deps`"
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def base_url():
-    """http://127.0.0.1:PORT of a wasmtime serve process, stopped after the session."""
-    port = _free_port()
-    log = open(REPO / "target" / f"api-tests-{port}.log", "w")
-    proc = subprocess.Popen(
-        [_wasmtime(), "serve", "-S", "cli=y", "--addr", f"127.0.0.1:{port}", str(_wasm())],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, f"wasmtime serve exited with {proc.returncode}"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "wasmtime serve never answered /health"
-        time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+@pytest.fixture(scope="session", params=API_RUNTIMES)
+def base_url(request):
+    """http://127.0.0.1:PORT of the component served by one runtime (tests/runtimes.py),
+    stopped after the session. HEART_SKIP_RUNTIMES leaves a runtime out."""
+    if runtimes.skipped(request.param):
+        pytest.skip(f"{request.param}: left out by HEART_SKIP_RUNTIMES")
+    with runtimes.serve(request.param) as server:
+        yield server.url
 
 
 def post_json(url: str, body) -> tuple[int, dict]:

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,19 +28,6 @@ pub fn wasm() -> PathBuf {
     path
 }
 
-/// A program from PATH or from cargo's bin folder.
-pub fn tool(name: &str) -> PathBuf {
-    let from_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    let from_cargo = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin").join(name));
-    from_path
-        .or(from_cargo.filter(|p| p.is_file()))
-        .unwrap_or_else(|| panic!("`{name}` is not installed: run `make deps`"))
-}
-
 /// The jco CLI installed by `npm ci` (package-lock.json pins it).
 pub fn jco() -> PathBuf {
     let path = repo().join("node_modules/.bin/jco");
@@ -51,21 +38,56 @@ pub fn jco() -> PathBuf {
     path
 }
 
-/// Which wasi:http host serves the component.
+/// Which host serves the component. `tests/runtimes.py` knows how each one starts, is ready
+/// and stops; the names here are its names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
     /// `wasmtime serve -S cli=y`: the runtime Spin and the SpinKube shim embed.
     Wasmtime,
     /// `jco serve`: the component transpiled to JavaScript, on Node.js.
     Jco,
+    /// `spin up` on the project's own spin.toml (Spin 3.6, as the SpinKube shim embeds).
+    Spin,
+    /// `spin registry push` to a loopback registry, then `spin up --from` that reference.
+    SpinOci,
+    /// The same artifact pulled by a private containerd and run by containerd-shim-spin,
+    /// SpinKube's node runtime.
+    Shim,
 }
 
-/// A runtime serving the component on 127.0.0.1; stopped when dropped.
+impl Runtime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Wasmtime => "wasmtime",
+            Runtime::Jco => "jco",
+            Runtime::Spin => "spin",
+            Runtime::SpinOci => "spin-oci",
+            Runtime::Shim => "shim",
+        }
+    }
+
+    /// True when `HEART_SKIP_RUNTIMES` (comma-separated names; `spin` covers `spin-oci`)
+    /// leaves this runtime out: the explicit opt-out for machines without Spin or the shim.
+    /// A runtime that is neither installed nor skipped fails its tests with install advice.
+    pub fn skipped(self) -> bool {
+        let names = std::env::var("HEART_SKIP_RUNTIMES").unwrap_or_default();
+        let skip: Vec<&str> = names.split(',').map(str::trim).collect();
+        let skipped =
+            skip.contains(&self.name()) || (self == Runtime::SpinOci && skip.contains(&"spin"));
+        if skipped {
+            eprintln!("{}: left out (HEART_SKIP_RUNTIMES={names})", self.name());
+        }
+        skipped
+    }
+}
+
+/// A runtime serving the component on 127.0.0.1 through `tests/runtimes.py`; stopped (with
+/// everything it started: registry, containerd, container) when dropped.
 pub struct Server {
     pub runtime: Runtime,
     pub addr: String,
     child: Child,
-    stderr: PathBuf,
+    log: PathBuf,
 }
 
 impl Server {
@@ -76,64 +98,53 @@ impl Server {
     pub fn start_with(runtime: Runtime, wasm: &Path) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let stderr = std::env::temp_dir().join(format!(
-            "heart-{runtime:?}-{port}-{}.log",
+        let log = std::env::temp_dir().join(format!(
+            "heart-{}-{port}-{}.log",
+            runtime.name(),
             std::process::id()
         ));
-        let mut cmd = match runtime {
-            Runtime::Wasmtime => {
-                let mut c = Command::new(tool("wasmtime"));
-                c.args(["serve", "-S", "cli=y", "--addr", &addr]).arg(wasm);
-                c
-            }
-            Runtime::Jco => {
-                let mut c = Command::new(jco());
-                c.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-                    .arg(wasm);
-                c
-            }
-        };
-        let log = std::fs::File::create(&stderr).expect("create the server log");
-        // Its own process group, so that dropping the server also stops the processes it
-        // starts (`jco serve` runs the server in a child Node.js process).
-        let child = cmd
+        let launcher_err = log.with_extension("launcher.log");
+        let err = std::fs::File::create(&launcher_err).expect("create the launcher log");
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/runtimes.py"))
+            .args([runtime.name(), "--addr", &addr, "--log"])
+            .arg(&log)
+            .arg("--wasm")
+            .arg(wasm)
             .process_group(0)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
+            .stdout(Stdio::piped())
+            .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {runtime:?}: {e}"));
-        let mut server = Server {
+            .unwrap_or_else(|e| panic!("cannot start tests/runtimes.py (python3): {e}"));
+        // The launcher prints one `ready URL sha256:HEX` line once /health answers 200, or
+        // exits with the reason on stderr.
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+        let why = std::fs::read_to_string(&launcher_err).unwrap_or_default();
+        let _ = std::fs::remove_file(&launcher_err);
+        if !line.starts_with("ready ") {
+            let _ = child.wait();
+            panic!("{} did not start:\n{why}", runtime.name());
+        }
+        let served = line.trim().rsplit("sha256:").next().unwrap_or_default();
+        assert_eq!(
+            served,
+            sha256_hex(&std::fs::read(wasm).expect("read the .wasm")),
+            "{} serves another .wasm",
+            runtime.name()
+        );
+        Server {
             runtime,
             addr,
             child,
-            stderr,
-        };
-        server.wait_ready();
-        server
-    }
-
-    /// Polls `GET /health` until it answers 200; fails with the server's log if it exits or
-    /// never does (jco transpiles first, which takes seconds on a loaded machine).
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{:?} exited with {status}:\n{}", self.runtime, self.log());
-            }
-            if let Ok(r) = try_send(&self.addr, &Req::get("/health")) {
-                if r.status == 200 {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            log,
         }
-        panic!("{:?} did not answer /health:\n{}", self.runtime, self.log());
     }
 
     /// Everything the server printed so far (stdout and stderr).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The log once it mentions `needle` (a host may flush a component's stderr a moment
@@ -167,13 +178,40 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM to the launcher, which stops what it started in order; SIGKILL to its group if
+    /// it has not finished within 60 s.
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.child.kill();
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.stderr);
+        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// The sha256 of `bytes` in lower-case hex (sha256sum's digest), for comparing what each
+/// runtime serves.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let out = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("stdin").write_all(bytes)?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum (coreutils)");
+    String::from_utf8_lossy(&out.stdout)[..64].to_string()
 }
 
 fn free_port() -> u16 {

@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""Serve the release .wasm on one real runtime, on 127.0.0.1, for the tests and benches.
+
+One place knows how each host starts, is known to be ready, and stops:
+
+  wasmtime   `wasmtime serve -S cli=y` on the .wasm
+  jco        `jco serve` (the component transpiled to JavaScript, on Node.js)
+  spin       `spin up` on the project's own spin.toml (Spin 3.6, the runtime SpinKube embeds)
+  spin-oci   `spin registry push` to a loopback registry, then `spin up --from` that reference
+  shim       the same artifact pulled by a private containerd and run by containerd-shim-spin,
+             SpinKube's node runtime (`ctr run --runtime io.containerd.spin.v2`)
+
+As a program (the Rust tests start it this way):
+
+  python3 tests/runtimes.py RUNTIME --addr 127.0.0.1:PORT [--wasm PATH]
+
+serves until SIGTERM or SIGINT, then stops everything it started (container, containerd,
+registry) in order and exits 0. It prints `ready <sha256 of the .wasm served>` once /health
+answers 200. As a module (the Python tests), `serve(runtime)` is a context manager.
+
+Spin, containerd-shim-spin and the `ctr` that can pull Spin artifacts are not in any package
+registry: where one is missing, starting its runtime fails with a message saying how to install
+it. `HEART_SKIP_RUNTIMES=spin,shim` (comma-separated runtime names; `spin` also covers
+`spin-oci`) is the explicit opt-out: `skipped(runtime)` tells the tests to leave it out.
+
+Standard library only: it runs under any python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+SPIN_TOML = REPO / "spin.toml"
+DEFAULT_WASM = REPO / "target" / "heart_disease_api.wasm"
+APP = "heart-disease-api"
+RUNTIMES = ("wasmtime", "jco", "spin", "spin-oci", "shim")
+# Media type of the layers the shim precompiles (SpinKube's documented artifact format).
+WASM_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
+# containerd's name for the shim: it runs `containerd-shim-spin-v2` from PATH.
+SHIM_RUNTIME = "io.containerd.spin.v2"
+READY_TIMEOUT_S = 180
+
+INSTALL = {
+    "wasmtime": "run `make deps` (cargo install wasmtime-cli --locked --version 48.0.8)",
+    "jco": "run `make deps` (npm ci installs jco from package-lock.json)",
+    "spin": "install Spin 3.6.3 with its official installer (https://spinframework.dev/v3/install)"
+    " and put `spin` on PATH",
+    "docker-registry": "run `make deps` (Debian package docker-registry)",
+    "containerd": "run `make deps` (Debian package containerd)",
+    "containerd-shim-spin-v2": "install containerd-shim-spin v0.24.0 from its release"
+    " (github.com/spinframework/containerd-shim-spin) and put containerd-shim-spin-v2 on PATH",
+    "ctr": "put containerd's `ctr` 1.6.25 or newer first on PATH (Debian's 1.6.20 cannot unpack"
+    " a Spin artifact: 'mismatched image rootfs and manifest layers')",
+}
+OPT_OUT = "or set HEART_SKIP_RUNTIMES={} to leave this runtime out of the tests"
+
+
+class Missing(RuntimeError):
+    """A program a runtime needs is not installed; the message says how to install it."""
+
+
+def skipped(runtime: str) -> bool:
+    """True when HEART_SKIP_RUNTIMES names this runtime (or `spin` for `spin-oci`)."""
+    names = {n.strip() for n in os.environ.get("HEART_SKIP_RUNTIMES", "").split(",") if n.strip()}
+    return runtime in names or (runtime == "spin-oci" and "spin" in names)
+
+
+def program(name: str, runtime: str) -> str:
+    """The path of a program on PATH (or cargo's bin folder), or a Missing error."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path.home() / ".cargo" / "bin"))
+    if name == "jco":
+        jco = REPO / "node_modules" / ".bin" / "jco"
+        found = str(jco) if jco.exists() else None
+    if not found:
+        skip_name = "spin" if runtime == "spin-oci" else runtime
+        raise Missing(f"{runtime}: `{name}` is not installed: {INSTALL[name]}; "
+                      + OPT_OUT.format(skip_name))
+    return found
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen | None, log: Path, what: str,
+              timeout: float = READY_TIMEOUT_S) -> None:
+    """Polls `url` until it answers 200; fails with the log if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s:\n{tail(log)}")
+        time.sleep(0.05)
+
+
+def tail(log: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Signals a process and waits for it; kills it after `timeout` s. Returns its exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def run(cmd: list[str], what: str, **kw) -> str:
+    """Runs a command to its end; its stdout, or an error with everything it printed."""
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise RuntimeError(f"{what} failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# A loopback OCI registry and the Spin artifact in it
+# ---------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def registry(workdir: Path, runtime: str = "spin-oci") -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1:<free port>, storage under `workdir`; yields
+    host:port."""
+    exe = program("docker-registry", runtime)
+    port = free_port()
+    config = workdir / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'registry'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = workdir / "registry.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([exe, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/", proc, log, "docker-registry", timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+@dataclass
+class Pushed:
+    """A Spin application in a registry: `reference` is repository:tag, `digest` the manifest's."""
+
+    reference: str
+    digest: str
+    manifest: dict
+
+    @property
+    def pinned(self) -> str:
+        """The reference by digest: what the chart deploys."""
+        return f"{self.reference.rsplit(':', 1)[0]}@{self.digest}"
+
+
+def spin_env(home: Path) -> dict[str, str]:
+    """Spin keeps a cache under $HOME; give it one of its own."""
+    return {**os.environ, "HOME": str(home)}
+
+
+def push(host: str, wasm: Path, workdir: Path, tag: str = "test", runtime: str = "spin-oci") -> Pushed:
+    """`make push` (`spin registry push` of spin.toml) to `host`, then checks what the registry
+    holds: one wasm layer of the precompilable media type whose digest is the .wasm's sha256,
+    under the digest `make push` reported."""
+    program("spin", runtime)
+    check_spin_toml_serves(wasm)
+    pushed_file = workdir / "pushed-image"
+    out = run(["make", "--no-print-directory", "push", f"REGISTRY={host}", f"IMAGE_TAG={tag}",
+               "WASM_BUILD_TARGET=", f"PUSHED={pushed_file}", "MINIKUBE=false"],
+              "make push", env=spin_env(workdir), cwd=REPO)
+    ref = f"{host}/{APP}:{tag}"
+    manifest, digest = fetch_manifest(host, APP, tag)
+    if f"pushed {ref}@{digest}" not in out or pushed_file.read_text().strip() != f"{host}/{APP}@{digest}":
+        raise RuntimeError(f"make push reported another digest than the registry's {digest}:\n{out}")
+    wasm_layers = [layer for layer in manifest["layers"] if layer["mediaType"] == WASM_LAYER]
+    want = f"sha256:{sha256_file(wasm)}"
+    if [layer["digest"] for layer in wasm_layers] != [want]:
+        raise RuntimeError(f"{ref}: expected one {WASM_LAYER} layer {want}, got {manifest['layers']}")
+    return Pushed(ref, digest, manifest)
+
+
+def fetch_manifest(host: str, repository: str, tag: str) -> tuple[dict, str]:
+    """The OCI image manifest of repository:tag and its digest, as the registry serves them."""
+    req = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body = r.read()
+        digest = r.headers["Docker-Content-Digest"]
+    if digest != f"sha256:{hashlib.sha256(body).hexdigest()}":
+        raise RuntimeError(f"registry digest {digest} does not match the manifest it served")
+    return json.loads(body), digest
+
+
+def check_spin_toml_serves(wasm: Path) -> None:
+    """`spin up` and `spin registry push` take the component from spin.toml: it must be `wasm`."""
+    import tomllib
+
+    manifest = tomllib.loads(SPIN_TOML.read_text())
+    sources = {(SPIN_TOML.parent / c["source"]).resolve() for c in manifest["component"].values()}
+    if sources != {wasm.resolve()}:
+        raise RuntimeError(f"spin.toml serves {sorted(map(str, sources))}, not {wasm}: "
+                           "Spin runs what spin.toml names (build it with `make build`)")
+
+
+# ---------------------------------------------------------------------------------------------
+# A private containerd with the Spin shim: what a SpinKube node runs
+# ---------------------------------------------------------------------------------------------
+
+class Containerd:
+    """A containerd daemon with its own root, state and socket under `workdir` (no CRI), that
+    finds containerd-shim-spin-v2 on PATH. Use as a context manager. With `debug`, the daemon
+    and the shim log at debug level (the shim's compiler then logs every function it compiles)."""
+
+    NAMESPACE = "heart"
+
+    def __init__(self, workdir: Path, runtime: str = "shim", debug: bool = False):
+        self.debug = debug
+        self.exe = program("containerd", runtime)
+        program("containerd-shim-spin-v2", runtime)
+        self.ctr_exe = program("ctr", runtime)
+        version = run([self.ctr_exe, "--version"], "ctr --version")
+        if ctr_too_old(version):
+            raise Missing(f"{runtime}: {version.strip()} cannot unpack a Spin artifact: {INSTALL['ctr']}")
+        self.dir = workdir / "containerd"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.socket = self.dir / "containerd.sock"
+        self.log = self.dir / "containerd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Containerd":
+        config = self.dir / "config.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{self.dir / "root"}"\n'
+            f'state = "{self.dir / "state"}"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+            f'[ttrpc]\n  address = "{self.socket}.ttrpc"\n'
+            '[plugins."io.containerd.internal.v1.opt"]\n'
+            f'  path = "{self.dir / "opt"}"\n'
+            + ('[debug]\n  level = "debug"\n' if self.debug else "")
+        )
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen([self.exe, "--config", str(config)], stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while subprocess.run([self.ctr_exe, "-a", str(self.socket), "version"],
+                             capture_output=True).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"containerd did not start:\n{tail(self.log)}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Tasks and containers first (a container left behind would keep its shim running).
+        for name in self.ctr("containers", "list", "-q").split():
+            subprocess.run(self._ctr_args("task", "kill", "-s", "SIGKILL", name), capture_output=True)
+            subprocess.run(self._ctr_args("task", "delete", "-f", name), capture_output=True)
+            subprocess.run(self._ctr_args("containers", "delete", name), capture_output=True)
+        if self.proc is not None:
+            stop(self.proc)
+
+    def _ctr_args(self, *args: str) -> list[str]:
+        return [self.ctr_exe, "-a", str(self.socket), "-n", self.NAMESPACE, *args]
+
+    def ctr(self, *args: str) -> str:
+        return run(self._ctr_args(*args), f"ctr {args[0]}")
+
+    def pull(self, reference: str) -> None:
+        self.ctr("images", "pull", "--plain-http", reference)
+
+    def run_app(self, reference: str, name: str, addr: str, log: Path,
+                extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+        """`ctr run` of a pulled Spin image on the shim, host network, listening on `addr`
+        (the shim reads the address only from SPIN_HTTP_LISTEN_ADDR)."""
+        with log.open("a") as out:
+            return subprocess.Popen(
+                self._ctr_args("run", "--rm", "--net-host", "--runtime", SHIM_RUNTIME,
+                               "--env", f"SPIN_HTTP_LISTEN_ADDR={addr}", *extra_args,
+                               reference, name, "/"),
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def kill_task(self, name: str, sig: str = "SIGTERM") -> None:
+        subprocess.run(self._ctr_args("task", "kill", "-s", sig, name), capture_output=True)
+
+
+def ctr_too_old(version_text: str) -> bool:
+    """Debian's ctr 1.6.20 cannot unpack Spin artifacts; 1.6.25 can."""
+    try:
+        parts = version_text.split()[-1].lstrip("v").split("~")[0].split("-")[0].split(".")
+        major, minor, patch = (int(p) for p in parts[:3])
+    except (ValueError, IndexError):
+        return False
+    return (major, minor, patch) < (1, 6, 25)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Server:
+    runtime: str
+    addr: str
+    url: str
+    log: Path
+    wasm_sha256: str
+    workdir: Path
+
+
+@contextlib.contextmanager
+def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
+          log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Serves the .wasm on `runtime` at `addr` (a free 127.0.0.1 port by default) until the
+    block ends; everything it started is stopped in order, also on failure. `env` is added to
+    the runtime's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT); in the shim, the container's."""
+    env = env or {}
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
+    wasm = Path(wasm or os.environ.get("HEART_WASM") or DEFAULT_WASM)
+    if not wasm.is_file():
+        raise RuntimeError(f"{wasm} is missing: build it with `make build` (or run `make test`)")
+    addr = addr or f"127.0.0.1:{free_port()}"
+    host, port = addr.rsplit(":", 1)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"heart-{runtime}-")))
+        log = log or workdir / "server.log"
+        server = Server(runtime, addr, f"http://{addr}", log, sha256_file(wasm), workdir)
+        log.touch()
+        if runtime == "wasmtime":
+            cmd = [program("wasmtime", runtime), "serve", "-S", "cli=y", "--addr", addr, str(wasm)]
+            stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env}))
+        elif runtime == "jco":
+            cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
+            stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env}))
+        elif runtime == "spin":
+            check_spin_toml_serves(wasm)
+            cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
+                   "--state-dir", str(workdir / "spin-state")]
+            stack.enter_context(process(cmd, log, runtime, env={**spin_env(workdir), **env}))
+        elif runtime == "spin-oci":
+            spin = program("spin", runtime)
+            pushed = push(stack.enter_context(registry(workdir)), wasm, workdir)
+            cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
+            stack.enter_context(process(cmd, log, runtime, env={**spin_env(workdir), **env}))
+        else:  # shim
+            node = Containerd(workdir)
+            pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
+                          runtime=runtime)
+            stack.enter_context(node)
+            node.pull(pushed.pinned)
+            name = f"heart-{port}"
+            env_args = tuple(a for k, v in env.items() for a in ("--env", f"{k}={v}"))
+            proc = node.run_app(pushed.pinned, name, addr, log, env_args)
+            stack.callback(stop_container, node, name, proc)
+        wait_http(f"{server.url}/health", None, log, runtime)
+        yield server
+
+
+def stop_container(node: Containerd, name: str, proc: subprocess.Popen, timeout: float = 15) -> int:
+    """SIGTERM to the app's task, as the kubelet sends it; SIGKILL after `timeout` s."""
+    node.kill_task(name, "SIGTERM")
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        node.kill_task(name, "SIGKILL")
+        return stop(proc)
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], log: Path, what: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """A server process writing to `log`, in its own process group; stopped with SIGTERM."""
+    with log.open("a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=REPO, start_new_session=True)
+    try:
+        yield proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with {proc.returncode}:\n{tail(log)}")
+    finally:
+        # The whole group: `jco serve` runs its server in a child Node.js process.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runtime", choices=RUNTIMES, nargs="?")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that every runtime the tests use is installed or skipped")
+    parser.add_argument("--addr", help="host:port to listen on (default: a free 127.0.0.1 port)")
+    parser.add_argument("--wasm", type=Path, help="the component (default: $HEART_WASM or the build)")
+    parser.add_argument("--log", type=Path, help="where the server's output goes (default: stdout)")
+    args = parser.parse_args()
+    if args.check:
+        return check_installed()
+    if args.runtime is None:
+        parser.error("name a runtime, or --check")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    try:
+        with serve(args.runtime, args.addr, args.wasm, args.log) as server:
+            print(f"ready {server.url} sha256:{server.wasm_sha256}", flush=True)
+            if args.log is None:
+                follow(server.log, stopping)
+            while not stopping:
+                time.sleep(0.1)
+    except Missing as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# The programs each runtime needs, beyond the .wasm.
+NEEDS = {
+    "wasmtime": ["wasmtime"],
+    "jco": ["jco"],
+    "spin": ["spin"],
+    "spin-oci": ["spin", "docker-registry"],
+    "shim": ["spin", "docker-registry", "containerd", "containerd-shim-spin-v2", "ctr"],
+}
+
+
+def check_installed() -> int:
+    """Prints what is missing for each runtime the tests use; 1 if anything not skipped is."""
+    missing = []
+    for runtime, names in NEEDS.items():
+        if skipped(runtime):
+            print(f"{runtime}: left out (HEART_SKIP_RUNTIMES)")
+            continue
+        for name in names:
+            try:
+                program(name, runtime)
+            except Missing as e:
+                missing.append(str(e))
+        if runtime == "shim" and shutil.which("ctr") and ctr_too_old(
+                run([shutil.which("ctr"), "--version"], "ctr --version")):
+            missing.append(f"shim: {INSTALL['ctr']}")
+    for line in missing:
+        print(f"missing: {line}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def follow(log: Path, stopping: list) -> None:
+    """Copies the server's log to stdout as it grows, until stopped."""
+    with log.open("rb") as f:
+        while not stopping:
+            chunk = f.read()
+            if chunk:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
