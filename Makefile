@@ -119,5 +119,6 @@ test-spin: build venv ## spin build, the `make push` artifact, the node runtime'
 	$(PY) -m pytest tests/spin tests/otel -q -p no:cacheprovider
 
 include mk/kube.mk
+include mk/manifests.mk
 include mk/bench.mk
 include mk/hardening.mk

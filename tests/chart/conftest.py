@@ -3,11 +3,13 @@
 Rendering and linting use the real Helm library: the `helm` CLI when it is on PATH,
 otherwise helm-python-sdk (Helm's Go SDK through its C ABI). Both apply
 values.schema.json and the templates' `fail` checks exactly as `helm install` would.
+SpinKube objects are validated against the upstream CRDs in k8s/crds/ (spinkube_crds.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,22 +21,22 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "heart-disease-api"
 K8S = ROOT / "k8s"
-SCHEMAS = K8S / "schema"
 RELEASE = "heart-disease-api"
 NAMESPACE = "heart-disease"
 
 # The value sets every check runs on: the chart's defaults, the dev and prod files,
-# and the test file that turns every optional part on.
+# and every test file in ci/ (all-on-values.yaml turns every optional part on).
 VALUE_SETS: dict[str, Path | None] = {
     "default": None,
     "dev": CHART / "values-dev.yaml",
     "prod": CHART / "values-prod.yaml",
-    "all-on": CHART / "ci" / "all-on-values.yaml",
+    **{p.name.removesuffix(".yaml").removesuffix("-values"): p
+       for p in sorted((CHART / "ci").glob("*.yaml"))},
 }
+assert "all-on" in VALUE_SETS
 KUBE_VERSIONS = ["1.30.0", "1.34.0"]
 
 OPERATOR_POD_LABEL = "core.spinkube.dev/app-name"
-SPIN_KINDS = {"SpinApp": "spinapp.schema.json", "SpinAppExecutor": "spinappexecutor.schema.json"}
 
 
 class RenderError(Exception):
@@ -50,23 +52,28 @@ def load_values(name: str) -> dict[str, Any]:
     return {} if path is None else (yaml.safe_load(path.read_text()) or {})
 
 
-def render_files(values: dict[str, Any], *, release: str = RELEASE) -> dict[str, str]:
+def render_files(values: dict[str, Any], *, release: str = RELEASE,
+                 namespace: str = NAMESPACE) -> dict[str, str]:
     """Render the chart; returns template path -> text (NOTES.txt included)."""
     cli = helm_cli()
     if cli:  # not exercised on the project's machines, which have no helm CLI
         with _values_file(values) as vf:
             proc = subprocess.run(
-                [cli, "template", release, str(CHART), "--namespace", NAMESPACE, "-f", vf],
+                [cli, "template", release, str(CHART), "--namespace", namespace, "-f", vf],
                 capture_output=True, text=True,
             )
             if proc.returncode != 0:
                 raise RenderError(proc.stderr)
             dry = subprocess.run(
-                [cli, "install", release, str(CHART), "--namespace", NAMESPACE, "-f", vf,
+                [cli, "install", release, str(CHART), "--namespace", namespace, "-f", vf,
                  "--dry-run=client"],
                 capture_output=True, text=True,
             )
-        docs = {"helm-template.yaml": proc.stdout}
+        docs: dict[str, str] = {}  # template path -> its documents, as the SDK returns them
+        for doc in proc.stdout.split("\n---\n"):
+            source = re.search(r"^# Source: (\S+)$", doc, re.MULTILINE)
+            path = source.group(1) if source else "helm-template.yaml"
+            docs[path] = docs.get(path, "") + "---\n" + doc + "\n"
         if dry.returncode == 0 and "NOTES:" in dry.stdout:
             docs[f"{CHART.name}/templates/NOTES.txt"] = dry.stdout.split("NOTES:", 1)[1]
         return docs
@@ -74,7 +81,7 @@ def render_files(values: dict[str, Any], *, release: str = RELEASE) -> dict[str,
 
     with helm.Chart.load(CHART) as chart:
         try:
-            return chart.render(values=values, name=release, namespace=NAMESPACE, is_install=True)
+            return chart.render(values=values, name=release, namespace=namespace, is_install=True)
         except (helm.HelmValuesError, helm.HelmRenderError) as e:
             raise RenderError(str(e)) from e
 
@@ -144,10 +151,6 @@ def one(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = by_kind(objs, kind)
     assert len(found) == 1, f"expected one {kind}, got {len(found)}"
     return found[0]
-
-
-def spin_schema(kind: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / SPIN_KINDS[kind]).read_text())
 
 
 @pytest.fixture(scope="session", params=list(VALUE_SETS))

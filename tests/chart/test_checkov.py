@@ -5,6 +5,7 @@ own tests, since checkov exits 0 on a directory it cannot parse."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,9 +52,13 @@ def test_checkov_on_rendered_chart(tmp_path):
     _assert_clean(_checkov(tmp_path), total)
 
 
-def test_checkov_on_plain_manifests():
-    count = sum(1 for p in K8S.glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d)
-    report = _checkov(K8S)
+def test_checkov_on_plain_manifests(tmp_path):
+    """k8s/*.yaml, the project's manifests (not k8s/crds/, upstream's CRDs as they are)."""
+    count = 0
+    for path in K8S.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+        count += sum(1 for d in yaml.safe_load_all(path.read_text()) if d)
+    report = _checkov(tmp_path)
     _assert_clean(report, count)
     skipped = {c["check_id"] for c in report["results"].get("skipped_checks", [])}
     assert skipped == {"CKV_K8S_21"}, skipped

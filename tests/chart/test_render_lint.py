@@ -63,6 +63,14 @@ def test_notes_tell_how_to_reach_the_app():
     assert "make smoke" in text
 
 
+def test_notes_tell_how_to_remove_the_executor_hook():
+    """helm uninstall leaves hooks behind: the NOTES say so when the chart owns the executor."""
+    assert "spinappexecutor" not in notes({})
+    text = notes({"executor": {"create": True}, "otel": {"enabled": True}})
+    assert "kubectl -n heart-disease delete spinappexecutor heart-disease-api" in text
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in text
+
+
 def test_notes_follow_service_type():
     text = notes({"service": {"type": "ClusterIP"}})
     assert "port-forward svc/heart-disease-api-http 8080:80" in text

@@ -112,6 +112,26 @@ Image reference: repository[:tag][@digest]; the tag defaults to the appVersion.
 {{- end }}
 
 {{/*
+TCP ports of the OTLP collector(s), as a JSON list: otel.port, plus the port of each
+per-signal endpoint (its explicit port, else 443 for https and 80 for http), without
+duplicates. The NetworkPolicy opens them for egress.
+*/}}
+{{- define "heart-disease-api.otelPorts" -}}
+{{- $ports := list (int .Values.otel.port) }}
+{{- range (list .Values.otel.tracesEndpoint .Values.otel.metricsEndpoint .Values.otel.logsEndpoint) }}
+{{- if . }}
+{{- $url := urlParse . }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- if not $port }}
+{{- $port = ternary "443" "80" (eq $url.scheme "https") }}
+{{- end }}
+{{- $ports = append $ports (int $port) }}
+{{- end }}
+{{- end }}
+{{- $ports | uniq | toJson }}
+{{- end }}
+
+{{/*
 Cross-value checks that values.schema.json cannot express. Included by spinapp.yaml,
 so any render fails with one of these messages.
 */}}
@@ -120,7 +140,7 @@ so any render fails with one of these messages.
 {{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- end }}
 {{- if and .Values.otel.enabled (not .Values.executor.create) }}
-{{- fail "otel.enabled needs executor.create=true: the OTLP endpoint is SpinAppExecutor configuration (deploymentConfig.otel), so the chart must own the executor" }}
+{{- fail "otel.enabled needs executor.create=true: the OTLP endpoints are SpinAppExecutor configuration (deploymentConfig.otel), so the chart must own the executor" }}
 {{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" .Values.podDisruptionBudget.minAvailable)) }}
 {{- $min := ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled | int }}
