@@ -15,8 +15,9 @@ As a program (the Rust tests start it this way):
   python3 tests/runtimes.py RUNTIME --addr 127.0.0.1:PORT [--wasm PATH]
 
 serves until SIGTERM or SIGINT, then stops everything it started (container, containerd,
-registry) in order and exits 0. It prints `ready <sha256 of the .wasm served>` once /health
-answers 200. As a module (the Python tests), `serve(runtime)` is a context manager.
+registry) in order and exits 0. It prints `ready URL pid=PID sha256:HEX` (the serving
+process and the sha256 of the .wasm served) once /health answers 200. As a module (the
+Python tests), `serve(runtime)` is a context manager.
 
 Spin, containerd-shim-spin and the `ctr` that can pull Spin artifacts are not in any package
 registry: where one is missing, starting its runtime fails with a message saying how to install
@@ -347,6 +348,9 @@ class Server:
     log: Path
     wasm_sha256: str
     workdir: Path
+    # The serving process (wasmtime, node, spin); for the shim, `ctr run` (the app itself runs
+    # in containerd-shim-spin-v2 processes named by the container: `-id NAME`).
+    pid: int = 0
 
 
 @contextlib.contextmanager
@@ -370,20 +374,22 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
         log.touch()
         if runtime == "wasmtime":
             cmd = [program("wasmtime", runtime), "serve", "-S", "cli=y", "--addr", addr, str(wasm)]
-            stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env}))
+            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
         elif runtime == "jco":
             cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
-            stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env}))
+            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
         elif runtime == "spin":
             check_spin_toml_serves(wasm)
             cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
                    "--state-dir", str(workdir / "spin-state")]
-            stack.enter_context(process(cmd, log, runtime, env={**spin_env(workdir), **env}))
+            server.pid = stack.enter_context(
+                process(cmd, log, runtime, env={**spin_env(workdir), **env})).pid
         elif runtime == "spin-oci":
             spin = program("spin", runtime)
             pushed = push(stack.enter_context(registry(workdir)), wasm, workdir)
             cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
-            stack.enter_context(process(cmd, log, runtime, env={**spin_env(workdir), **env}))
+            server.pid = stack.enter_context(
+                process(cmd, log, runtime, env={**spin_env(workdir), **env})).pid
         else:  # shim
             node = Containerd(workdir)
             pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
@@ -393,6 +399,7 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             name = f"heart-{port}"
             env_args = tuple(a for k, v in env.items() for a in ("--env", f"{k}={v}"))
             proc = node.run_app(pushed.pinned, name, addr, log, env_args)
+            server.pid = proc.pid
             stack.callback(stop_container, node, name, proc)
         wait_http(f"{server.url}/health", None, log, runtime)
         yield server
@@ -448,7 +455,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     try:
         with serve(args.runtime, args.addr, args.wasm, args.log) as server:
-            print(f"ready {server.url} sha256:{server.wasm_sha256}", flush=True)
+            print(f"ready {server.url} pid={server.pid} sha256:{server.wasm_sha256}", flush=True)
             if args.log is None:
                 follow(server.log, stopping)
             while not stopping:
