@@ -63,8 +63,9 @@ $(VENV)/.installed: requirements.txt
 	@touch $@
 
 # Debian packages: shellcheck for k8s/minikube-setup.sh, docker-registry for the loopback
-# registry `make push` is tested against, containerd to run the pushed artifact on the shim.
-APT_TOOLS := shellcheck docker-registry containerd
+# registry `make push` is tested against, containerd to run the pushed artifact on the shim,
+# nginx as the ingress proxy in front of Spin in the stress checks.
+APT_TOOLS := shellcheck docker-registry containerd nginx
 apt-tools:
 	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
@@ -101,8 +102,8 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api test-spin
-test: deps lint test-rust test-api test-spin test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+.PHONY: test lint test-rust test-api test-spin test-stress
+test: deps lint test-rust test-api test-spin test-stress test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -117,6 +118,9 @@ test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protoco
 
 test-spin: build venv ## spin build, the `make push` artifact, the node runtime's restart from the precompiled layer, OTLP export
 	$(PY) -m pytest tests/spin tests/otel -q -p no:cacheprovider
+
+test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
+	$(PY) -m pytest tests/stress -q -p no:cacheprovider
 
 include mk/kube.mk
 include mk/manifests.mk

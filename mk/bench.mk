@@ -46,3 +46,14 @@ bench-build: rust-targets build wasmtime
 	CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --target $(WASM_TARGET) -p heart-disease-api \
 	  --target-dir $(SYMBOLS_TARGET_DIR)
 	$(WASMTIME) compile -o $(SYMBOLS_CWASM) $(SYMBOLS_TARGET_DIR)/$(WASM_TARGET)/release/heart_disease_api.wasm
+
+# The pushed artifact on SpinKube's node runtime (containerd + containerd-shim-spin, which
+# must be on PATH as for the tests): start times (first, precompiling; second, from the
+# precompiled layer), ours beside the hello fixture under the same wrk load, the pod's CPU per
+# request and memory, and the same under the chart's dev and prod limits. Writes
+# bench/shim/results.json and bench/shim/RESULTS.md (about 3 minutes); the chart's resources
+# are checked against results.json.
+.PHONY: bench-shim
+bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md
+	cargo build --release --target $(WASM_TARGET) -p bench-hello
+	WRK=$$(command -v wrk) python3 bench/shim/run.py

@@ -3,11 +3,13 @@ with the issue's figures, and with the plain manifests in k8s/."""
 
 from __future__ import annotations
 
+import json
+
 import re
 
 import yaml
 
-from conftest import CHART, K8S, OPERATOR_POD_LABEL, by_kind, load_values, one, render
+from conftest import CHART, K8S, OPERATOR_POD_LABEL, ROOT, VALUE_SETS, by_kind, load_values, one, render
 
 
 def test_default_nodeport_is_30080():
@@ -76,16 +78,35 @@ def test_health_checks_default_to_health(rendered):
     assert checks["liveness"]["httpGet"] == {"path": "/health"}
 
 
-def test_issue_figures_dev_and_prod():
-    dev = one(render(load_values("dev")), "SpinApp")["spec"]
-    assert dev["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                "limits": {"cpu": "500m", "memory": "512Mi"}}
-    prod_objs = render(load_values("prod"))
-    prod = one(prod_objs, "SpinApp")["spec"]
-    assert prod["resources"] == {"requests": {"cpu": "500m", "memory": "512Mi"},
-                                 "limits": {"cpu": "1000m", "memory": "1Gi"}}
-    hpa = one(prod_objs, "HorizontalPodAutoscaler")["spec"]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
+def _quantity(value: str) -> float:
+    """A Kubernetes CPU (cores) or memory (bytes) quantity, for the forms the chart uses."""
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
+
+
+def test_resources_follow_the_measurements():
+    """Requests and limits of every values file against bench/shim/results.json (the
+    component on containerd-shim-spin): the memory limit is at least twice the highest memory
+    any of the app's processes reached (the shim's peak while precompiling, the container
+    process under load), the memory request covers the container process under load, and the
+    CPU request lets the HPA act before the pod hits its CPU limit."""
+    measured = json.loads((ROOT / "bench" / "shim" / "results.json").read_text())
+    runs = [measured["precompile"]["ours"], *measured["cases"].values()]
+    peak = max(run["memory"]["vmhwm_kib_max"] for run in runs) * 1024
+    under_load = max(run["memory"]["container_vmhwm_kib"] for run in measured["cases"].values()) * 1024
+    for name in VALUE_SETS:
+        res = one(render(load_values(name)), "SpinApp")["spec"]["resources"]
+        assert _quantity(res["limits"]["memory"]) >= 2 * peak, (name, res, peak)
+        assert _quantity(res["requests"]["memory"]) >= under_load, (name, res, under_load)
+        assert _quantity(res["requests"]["cpu"]) < _quantity(res["limits"]["cpu"]), (name, res)
+
+
+def test_replica_ranges():
+    prod_hpa = one(render(load_values("prod")), "HorizontalPodAutoscaler")["spec"]
+    assert (prod_hpa["minReplicas"], prod_hpa["maxReplicas"]) == (3, 10)
     default_hpa = one(render({}), "HorizontalPodAutoscaler")["spec"]
     assert (default_hpa["minReplicas"], default_hpa["maxReplicas"]) == (2, 10)
 
@@ -211,7 +232,11 @@ def test_every_value_has_a_comment():
             indent = len(m.group(1)) + (2 if m.group(2) else 0)
             while stack and stack[-1][0] >= indent:
                 stack.pop()
-            prev = lines[i - 1].strip() if i else ""
+            # The `# --` line starts the description; comment lines below it continue it.
+            j = i - 1
+            while j > 0 and lines[j].strip().startswith("#") and not lines[j].strip().startswith("# --"):
+                j -= 1
+            prev = lines[j].strip() if j >= 0 else ""
             documented = re.match(r"^# -- \S", prev) is not None
             inside_documented = any(doc for _, doc in stack)
             nxt = next((l for l in lines[i + 1:] if l.strip() and not l.strip().startswith("#")), "")

@@ -1,0 +1,134 @@
+"""Slow clients behind the chart's Ingress: a real nginx, configured the way the chart's
+default ingress-nginx annotations configure ingress-nginx, in front of the real Spin.
+
+Without a buffering proxy, a few hundred connections that send their headers and a few body
+bytes and then stall hold as many component instances, and once the runtime's limit is
+reached (Spin: SPIN_MAX_INSTANCE_COUNT, 1000) everyone else gets 500. With the chart's
+defaults the proxy reads each body whole before it opens a connection to the app, so 3000
+stalled bodies cost the app nothing: other clients are answered at once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import runtimes
+from runtimes import REPO
+
+CHART = REPO / "helm" / "heart-disease-api"
+TEMPLATE = Path(__file__).with_name("ingress-nginx.conf")
+STALLED = 3000
+# Other clients' requests while the stalled bodies hang: each must be a 200 within this.
+ANSWER_WITHIN_S = 0.100
+PATIENT = json.dumps({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1,
+                      "restecg": 2, "thalach": 150, "exang": 0, "oldpeak": 2.3, "slope": 3,
+                      "ca": 0, "thal": 6}).encode()
+# The annotations the test reads, with the nginx.conf placeholder each fills.
+ANNOTATIONS = {
+    "proxy-body-size": "proxy_body_size",
+    "client-body-buffer-size": "client_body_buffer_size",
+    "proxy-request-buffering": "proxy_request_buffering",
+    "proxy-connect-timeout": "proxy_connect_timeout",
+    "proxy-send-timeout": "proxy_send_timeout",
+    "proxy-read-timeout": "proxy_read_timeout",
+}
+PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+def chart_ingress_annotations() -> dict[str, str]:
+    """The Ingress annotations of the chart's defaults (ingress switched on), as Helm renders them."""
+    import helm_python as helm
+    import yaml
+
+    with helm.Chart.load(CHART) as chart:
+        files = chart.render(values={"ingress": {"enabled": True}}, name="heart-disease-api",
+                             namespace="default", is_install=True)
+    for path, text in files.items():
+        for doc in yaml.safe_load_all(text) if path.endswith(".yaml") else []:
+            if doc and doc.get("kind") == "Ingress":
+                return doc["metadata"].get("annotations", {})
+    raise AssertionError("the chart rendered no Ingress")
+
+
+def test_the_chart_buffers_bodies_at_the_proxy():
+    annotations = chart_ingress_annotations()
+    assert annotations[PREFIX + "proxy-request-buffering"] == "on"
+    missing = [a for a in ANNOTATIONS if PREFIX + a not in annotations]
+    assert not missing, f"the chart's Ingress lacks {missing}"
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    """nginx in front of `spin up`, both on 127.0.0.1; yields nginx's host:port."""
+    if runtimes.skipped("spin"):
+        pytest.skip("spin: left out by HEART_SKIP_RUNTIMES")
+    exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    assert exe, "nginx is missing: run `make deps` (Debian package nginx)"
+    annotations = chart_ingress_annotations()
+    with runtimes.serve("spin") as app:
+        listen = f"127.0.0.1:{runtimes.free_port()}"
+        fill = {placeholder: annotations[PREFIX + name] for name, placeholder in ANNOTATIONS.items()}
+        config = tmp_path / "nginx.conf"
+        config.write_text(TEMPLATE.read_text().format(prefix=tmp_path, listen=listen,
+                                                      upstream=app.addr, **fill))
+        proc = subprocess.Popen([exe, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            runtimes.wait_http(f"http://{listen}/health", proc, tmp_path / "error.log", "nginx", 30)
+            yield listen
+        finally:
+            runtimes.stop(proc, timeout=10)
+
+
+def stall(addr: str, count: int) -> list[socket.socket]:
+    """`count` connections that each send the head of a POST /predict of 1000 bytes and 7 of
+    them, then nothing."""
+    host, port = addr.rsplit(":", 1)
+    head = (b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + PATIENT[:7])
+    sockets = []
+    for i in range(count):
+        s = socket.create_connection((host, int(port)), timeout=10)
+        s.sendall(head)
+        sockets.append(s)
+        if i % 200 == 199:
+            time.sleep(0.05)  # stay under the listen backlog
+    return sockets
+
+
+def timed(url: str, body: bytes | None = None) -> tuple[int, float]:
+    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    began = time.monotonic()
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+        return r.status, time.monotonic() - began
+
+
+def test_stalled_bodies_do_not_reach_the_app(nginx):
+    sockets = stall(nginx, STALLED)
+    try:
+        time.sleep(1)  # let nginx take them all in
+        answers = []
+        for _ in range(20):
+            answers.append(timed(f"http://{nginx}/health"))
+            answers.append(timed(f"http://{nginx}/predict", PATIENT))
+        statuses = {status for status, _ in answers}
+        slowest = max(seconds for _, seconds in answers)
+        assert statuses == {200}, answers
+        assert slowest <= ANSWER_WITHIN_S, f"slowest answer {slowest * 1000:.1f} ms with {STALLED} stalled"
+        # The stalled connections are still open at the proxy (not refused, not answered).
+        for s in sockets[:: STALLED // 10]:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                s.recv(1)
+    finally:
+        for s in sockets:
+            s.close()
