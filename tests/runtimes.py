@@ -208,10 +208,18 @@ def push(host: str, wasm: Path, workdir: Path, tag: str = "test", runtime: str =
     out = run(["make", "--no-print-directory", "push", f"REGISTRY={host}", f"IMAGE_TAG={tag}",
                "WASM_BUILD_TARGET=", f"PUSHED={pushed_file}", "MINIKUBE=false"],
               "make push", env=spin_env(workdir), cwd=REPO)
-    ref = f"{host}/{APP}:{tag}"
-    manifest, digest = fetch_manifest(host, APP, tag)
-    if f"pushed {ref}@{digest}" not in out or pushed_file.read_text().strip() != f"{host}/{APP}@{digest}":
-        raise RuntimeError(f"make push reported another digest than the registry's {digest}:\n{out}")
+    pushed = pushed_artifact(host, APP, tag, wasm)
+    if f"pushed {pushed.reference}@{pushed.digest}" not in out or \
+            pushed_file.read_text().strip() != f"{host}/{APP}@{pushed.digest}":
+        raise RuntimeError(f"make push reported another digest than the registry's {pushed.digest}:\n{out}")
+    return pushed
+
+
+def pushed_artifact(host: str, repository: str, tag: str, wasm: Path) -> Pushed:
+    """What the registry holds at repository:tag, checked to be the Spin artifact of `wasm`: one
+    wasm layer of the precompilable media type whose digest is the .wasm's sha256."""
+    ref = f"{host}/{repository}:{tag}"
+    manifest, digest = fetch_manifest(host, repository, tag)
     wasm_layers = [layer for layer in manifest["layers"] if layer["mediaType"] == WASM_LAYER]
     want = f"sha256:{sha256_file(wasm)}"
     if [layer["digest"] for layer in wasm_layers] != [want]:
@@ -251,7 +259,8 @@ def check_spin_toml_serves(wasm: Path) -> None:
 class Containerd:
     """A containerd daemon with its own root, state and socket under `workdir` (no CRI), that
     finds containerd-shim-spin-v2 on PATH. Use as a context manager. With `debug`, the daemon
-    and the shim log at debug level (the shim's compiler then logs every function it compiles)."""
+    and the shim log at debug level: the shim's compiler then logs every function it compiles,
+    and the shim logs its peak memory when a container stops (bench/shim reads it)."""
 
     NAMESPACE = "heart"
 

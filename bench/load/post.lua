@@ -1,10 +1,14 @@
--- wrk script for `make bench`: POST the JSON body in the file named by the first script
--- argument (`wrk ... -s post.lua URL -- body.json`), and print one JSON line of results that
--- bench/run.py reads. Latency is in microseconds; wrk counts a status >= 400 as an error.
+-- wrk script for `make bench` and `make bench-shim`: POST the JSON body in the file named by
+-- the first script argument (`wrk ... -s post.lua URL -- body.json`), or GET when none is
+-- given, and print one JSON line of results that bench/run.py and bench/shim/run.py read.
+-- Latency is in microseconds; wrk counts a status >= 400 as an error.
 local body_file = nil
 
 function init(args)
   body_file = args[1]
+  if body_file == nil then
+    return
+  end
   local f = assert(io.open(body_file, "rb"))
   wrk.body = f:read("*a")
   f:close()

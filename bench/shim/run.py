@@ -47,8 +47,8 @@ import runtimes as rt  # noqa: E402
 HELLO_TOML = HERE / "spin.toml"
 HELLO_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello.wasm"
 HELLO_REPO = "bench-hello"
-POST_LUA = REPO / "bench" / "load" / "post.lua"
-GET_LUA = HERE / "get.lua"
+# POSTs the file named after `--`, or GETs when none is given.
+WRK_LUA = REPO / "bench" / "load" / "post.lua"
 CHART = REPO / "helm" / "heart-disease-api"
 PATIENT = (
     '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
@@ -82,11 +82,7 @@ def push_hello(host: str, workdir: Path) -> rt.Pushed:
     ref = f"{host}/{HELLO_REPO}:shim"
     rt.run([rt.program("spin", "shim"), "registry", "push", "--insecure", "--from", str(HELLO_TOML), ref],
            "spin registry push (hello)", env=rt.spin_env(workdir), cwd=REPO)
-    manifest, digest = rt.fetch_manifest(host, HELLO_REPO, "shim")
-    layers = [lay["digest"] for lay in manifest["layers"] if lay["mediaType"] == rt.WASM_LAYER]
-    if layers != [f"sha256:{rt.sha256_file(HELLO_WASM)}"]:
-        raise RuntimeError(f"{ref}: unexpected layers {manifest['layers']}")
-    return rt.Pushed(ref, digest, manifest)
+    return rt.pushed_artifact(host, HELLO_REPO, "shim", HELLO_WASM)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,9 +286,9 @@ def wrk(url: str, script: Path, conns: int, seconds: int, body: Path | None = No
 def load(app: App, kind: str, conns: int, bodies: dict[str, Path]) -> dict:
     """Warm-up, then the measured run with the shim's CPU and the load average around it."""
     if kind == "hello":
-        url, script, body = f"{app.url}/", GET_LUA, None
+        url, script, body = f"{app.url}/", WRK_LUA, None
     else:
-        url, script, body = f"{app.url}/predict", POST_LUA, bodies[kind]
+        url, script, body = f"{app.url}/predict", WRK_LUA, bodies[kind]
     if WARMUP:
         wrk(url, script, conns, WARMUP, body)
     load0, cpu0, t0 = loadavg(), cpu_s(app.pids), time.perf_counter()
