@@ -25,11 +25,12 @@ BENCH_NICE ?= $(if $(filter 0,$(shell id -u)),-10,0)
 BENCH_APT := wrk linux-perf
 
 .PHONY: bench bench-tools bench-build
-bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size; writes bench/RESULTS.md
+bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size (wasmtime serve, then Spin and the shim); writes bench/RESULTS.md and bench/shim/RESULTS.md
 	WASM=$(WASM) CWASM=$(CWASM) HELLO_WASM=$(HELLO_WASM) HELLO_CWASM=$(HELLO_CWASM) \
 	  NATIVE=$(NATIVE) SYMBOLS_CWASM=$(SYMBOLS_CWASM) BENCH_NICE=$(BENCH_NICE) \
 	  WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
 	  python3 bench/run.py
+	$(MAKE) --no-print-directory bench-shim
 
 bench-tools:
 	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
