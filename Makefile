@@ -64,8 +64,9 @@ $(VENV)/.installed: requirements.txt
 
 # Debian packages: shellcheck for k8s/minikube-setup.sh, docker-registry for the loopback
 # registry `make push` is tested against, containerd to run the pushed artifact on the shim,
-# nginx as the ingress proxy in front of Spin in the stress checks.
-APT_TOOLS := shellcheck docker-registry containerd nginx
+# nginx as the ingress proxy in front of Spin in the stress checks, prometheus for promtool
+# (the chart's alert rules are checked and unit-tested with it; its service is not used).
+APT_TOOLS := shellcheck docker-registry containerd nginx prometheus
 apt-tools:
 	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi

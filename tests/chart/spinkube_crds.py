@@ -1,5 +1,7 @@
-"""Validate SpinKube objects against the vendored upstream CRDs (k8s/crds/), the way the
-Kubernetes API server applies a CRD's structural schema.
+"""Validate custom resources against the vendored upstream CRDs (k8s/crds/: the
+spin-operator's SpinApp and SpinAppExecutor, and in k8s/crds/prometheus-operator/ the
+prometheus-operator's ServiceMonitor and PrometheusRule), the way the Kubernetes API
+server applies a CRD's structural schema.
 
 Each served version's `openAPIV3Schema` is converted, when the tests run, into a JSON
 Schema (draft 2020-12); nothing here is a hand-written copy of a schema. The conversion
@@ -11,6 +13,9 @@ follows the API server (k8s.io/apiextensions-apiserver, structural schemas):
   `kubectl --validate=strict` / Helm 4's strict field validation); either way the setting
   is lost, so here it fails;
 - `x-kubernetes-int-or-string: true` accepts an integer or a string;
+- `x-kubernetes-list-type: map` with `x-kubernetes-list-map-keys`: each item must carry
+  every key (or have a schema default for it) and no two items may have the same keys
+  (the API server's "Duplicate value"); `set` means unique items;
 - `format: int32` / `int64` bound the integer, `date-time` is RFC 3339;
 - `integer` means an integer literal: a YAML `2.0` is refused (stricter than the API
   server, which takes a whole float; in a rendered chart it is a template mistake);
@@ -25,7 +30,7 @@ follows the API server (k8s.io/apiextensions-apiserver, structural schemas):
   that is a DNS-1123 subdomain (what the API server requires of custom resources).
 
 Anything the conversion does not understand — a CEL rule (`x-kubernetes-validations`), an
-embedded resource, a list of type `map`, an unknown format or keyword — raises
+embedded resource, a list of type `map` without its keys, an unknown format or keyword — raises
 `UnsupportedSchema` instead of being skipped, so a future CRD cannot weaken the check
 silently.
 """
@@ -62,8 +67,28 @@ _COPIED = {"enum", "pattern", "minimum", "maximum", "minLength", "maxLength", "m
            "required"}
 
 
+# The JSON Schema keyword the converter emits for `x-kubernetes-list-type: map`; the
+# validator below checks it (keys present or defaulted, key tuples unique).
+_LIST_MAP = "x-list-map"
+
+
 class UnsupportedSchema(Exception):
     """The CRD uses something this converter cannot check faithfully."""
+
+
+def _go_pattern(pattern: str, where: str) -> str:
+    """The API server matches `pattern` with Go's regexp, which takes an inline flag group
+    anywhere (prometheus-operator writes `^(?i)(abort|warn)?$`); Python's `re` wants global
+    flags first, so a leading `^(?flags)` is turned into `(?flags)^`, the same language.
+    Anything else Python cannot compile is refused."""
+    m = re.match(r"^\^(\(\?[imsU]+\))", pattern)
+    if m:
+        pattern = m.group(1) + "^" + pattern[m.end():]
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise UnsupportedSchema(f"{where}: pattern {pattern!r} is not understood ({e})") from None
+    return pattern
 
 
 def _convert(node: dict[str, Any], where: str, *, structural: bool = True) -> dict[str, Any]:
@@ -82,6 +107,8 @@ def _convert(node: dict[str, Any], where: str, *, structural: bool = True) -> di
             raise UnsupportedSchema(f"{where}: keyword {key!r} is not handled")
     for key in _COPIED & node.keys():
         out[key] = node[key]
+    if "pattern" in node:
+        out["pattern"] = _go_pattern(node["pattern"], where)
 
     typ = node.get("type")
     if node.get("x-kubernetes-int-or-string"):
@@ -115,8 +142,18 @@ def _convert(node: dict[str, Any], where: str, *, structural: bool = True) -> di
     list_type = node.get("x-kubernetes-list-type")
     if list_type == "set":
         out["uniqueItems"] = True
+    elif list_type == "map":
+        keys = node.get("x-kubernetes-list-map-keys")
+        if not keys or not isinstance(keys, list):
+            raise UnsupportedSchema(f"{where}: x-kubernetes-list-type map without x-kubernetes-list-map-keys")
+        item_props = (node.get("items") or {}).get("properties") or {}
+        defaults = {k: item_props[k]["default"] for k in keys
+                    if k in item_props and "default" in item_props[k]}
+        out[_LIST_MAP] = {"keys": list(keys), "defaults": defaults}
     elif list_type not in (None, "atomic"):
         raise UnsupportedSchema(f"{where}: x-kubernetes-list-type {list_type!r} is not handled")
+    elif "x-kubernetes-list-map-keys" in node:
+        raise UnsupportedSchema(f"{where}: x-kubernetes-list-map-keys without list type map")
 
     if "properties" in node:
         out["properties"] = {k: _convert(v, f"{where}.{k}", structural=structural)
@@ -142,7 +179,7 @@ def _convert(node: dict[str, Any], where: str, *, structural: bool = True) -> di
 def crds() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> the served version's openAPIV3Schema, from every CRD file."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(CRD_DIR.rglob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd:
                 continue
@@ -213,8 +250,37 @@ def _is_rfc3339(value: object) -> bool:
     return True
 
 
+def _list_map(_validator: Any, spec: dict[str, Any], instance: Any, _schema: Any):
+    """x-kubernetes-list-type: map — every item has the keys (or their defaults), and the
+    key tuples are unique."""
+    if not isinstance(instance, list):
+        return
+    seen: dict[tuple, int] = {}
+    for i, item in enumerate(instance):
+        if not isinstance(item, dict):
+            continue
+        key = []
+        for k in spec["keys"]:
+            if k in item:
+                key.append(repr(item[k]))
+            elif k in spec["defaults"]:
+                key.append(repr(spec["defaults"][k]))
+            else:
+                yield jsonschema.ValidationError(f"item {i}: map key {k!r} is missing")
+                key = None
+                break
+        if key is None:
+            continue
+        if tuple(key) in seen:
+            yield jsonschema.ValidationError(
+                f"item {i}: duplicate value for map keys {spec['keys']} (same as item {seen[tuple(key)]})")
+        else:
+            seen[tuple(key)] = i
+
+
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
+    validators={_LIST_MAP: _list_map},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
 

@@ -20,10 +20,15 @@ def test_default_nodeport_is_30080():
     ]
 
 
+def _app(objs, kind):
+    """The app's object of a kind (monitoring adds the collector's and the dashboard's)."""
+    return one([o for o in objs if not o["metadata"]["name"].endswith(("-otel-collector", "-dashboard"))], kind)
+
+
 def test_service_selects_operator_pods_and_does_not_collide(rendered):
     spinapp = one(rendered, "SpinApp")
     name = spinapp["metadata"]["name"]
-    svc = one(rendered, "Service")
+    svc = _app(rendered, "Service")
     assert svc["spec"]["selector"] == {OPERATOR_POD_LABEL: name}
     assert svc["spec"]["ports"][0]["targetPort"] == "http-app"
     # The operator creates a ClusterIP Service named like the SpinApp.
@@ -53,6 +58,8 @@ def test_selectors_of_pdb_and_networkpolicy(rendered):
     for pdb in by_kind(rendered, "PodDisruptionBudget"):
         assert pdb["spec"]["selector"] == {"matchLabels": {OPERATOR_POD_LABEL: name}}
     for np in by_kind(rendered, "NetworkPolicy"):
+        if np["metadata"]["name"].endswith("-otel-collector"):
+            continue  # the collector's own (test_monitoring.py)
         assert np["spec"]["podSelector"] == {"matchLabels": {OPERATOR_POD_LABEL: name}}
 
 
@@ -68,8 +75,15 @@ def test_networkpolicy_opens_only_app_port_and_dns():
                      "networkPolicy": {"enabled": True}}), "NetworkPolicy")
     assert np["spec"]["egress"][1] == {"ports": [{"protocol": "TCP", "port": 4318}]}
     # ...each per-signal endpoint's port too: explicit, else 443 for https, once each.
-    np = one(render(load_values("all-on")), "NetworkPolicy")
+    np = one(render({"executor": {"create": True}, "networkPolicy": {"enabled": True}, "otel": {
+        "enabled": True, "tracesEndpoint": "http://tempo.observability.svc.cluster.local:4318/v1/traces",
+        "metricsEndpoint": "http://prometheus.monitoring.svc.cluster.local:9090/api/v1/otlp/v1/metrics",
+        "logsEndpoint": "https://loki.observability.svc.cluster.local/otlp/v1/logs"}}), "NetworkPolicy")
     assert np["spec"]["egress"][1] == {"ports": [{"protocol": "TCP", "port": p} for p in (4318, 9090, 443)]}
+    # all-on: the release's collector (monitoring) first, then otel.endpoint's and the logs endpoint's ports.
+    np = _app(render(load_values("all-on")), "NetworkPolicy")
+    assert np["spec"]["egress"][1]["ports"] == [{"protocol": "TCP", "port": 4318}]
+    assert np["spec"]["egress"][2] == {"ports": [{"protocol": "TCP", "port": p} for p in (4318, 443)]}
 
 
 def test_health_checks_default_to_health(rendered):
@@ -122,11 +136,11 @@ def test_optional_parts_are_wired():
         "installDefaultCACerts": True,
         "otel": {
             "exporter_otlp_endpoint": "http://otel-collector.observability.svc.cluster.local:4318",
-            "exporter_otlp_traces_endpoint": "http://tempo.observability.svc.cluster.local:4318/v1/traces",
-            "exporter_otlp_metrics_endpoint": "http://prometheus.monitoring.svc.cluster.local:9090/api/v1/otlp/v1/metrics",
+            "exporter_otlp_traces_endpoint": "http://heart-disease-api-otel-collector.heart-disease.svc.cluster.local:4318/v1/traces",
+            "exporter_otlp_metrics_endpoint": "http://heart-disease-api-otel-collector.heart-disease.svc.cluster.local:4318/v1/metrics",
             "exporter_otlp_logs_endpoint": "https://loki.observability.svc.cluster.local/otlp/v1/logs",
         }}
-    cm = one(objs, "ConfigMap")
+    cm = _app(objs, "ConfigMap")
     assert spinapp["spec"]["variables"] == [
         {"name": k, "valueFrom": {"configMapKeyRef": {"name": cm["metadata"]["name"], "key": k}}}
         for k in cm["data"]]
@@ -138,7 +152,7 @@ def test_optional_parts_are_wired():
     assert sa["automountServiceAccountToken"] is False
     ingress = one(objs, "Ingress")
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": one(objs, "Service")["metadata"]["name"], "port": {"name": "http"}}
+    assert backend == {"name": _app(objs, "Service")["metadata"]["name"], "port": {"name": "http"}}
     assert spinapp["spec"]["image"].endswith("@sha256:" + "0" * 64)
     assert spinapp["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     annotations = spinapp["spec"]["podAnnotations"]

@@ -13,17 +13,23 @@ EXPECTED_KINDS = {
              "PodDisruptionBudget", "NetworkPolicy"},
     "all-on": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
                "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap", "Secret",
-               "SpinAppExecutor"},
+               "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule"},
 }
 
 
 def test_renders_expected_objects(value_set, rendered):
     kinds = [o["kind"] for o in rendered]
     assert set(kinds) == EXPECTED_KINDS[value_set]
-    assert len(kinds) == len(set(kinds)), f"duplicate kinds: {kinds}"
+    names = [(o["kind"], o["metadata"]["name"]) for o in rendered]
+    assert len(names) == len(set(names)), f"duplicate objects: {names}"
+    # Only the monitoring parts add a second object of a kind (the collector's ConfigMap,
+    # Service and NetworkPolicy, the dashboard ConfigMap).
+    app = [k for k, n in names if not n.endswith(("-otel-collector", "-dashboard"))]
+    assert len(app) == len(set(app)), f"duplicate kinds: {app}"
     for obj in rendered:
         meta = obj["metadata"]
-        assert meta["namespace"] == "heart-disease"
+        # the dashboard may go to Grafana's namespace (monitoring.dashboard.namespace)
+        assert meta["namespace"] == ("monitoring" if meta["name"].endswith("-dashboard") else "heart-disease")
         assert meta["labels"]["app.kubernetes.io/instance"] == "heart-disease-api"
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 

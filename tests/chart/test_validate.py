@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import spinkube_crds
-from conftest import K8S, KUBE_VERSIONS, load_values, one, render
+from conftest import K8S, KUBE_VERSIONS, by_kind, load_values, one, render
 
 SPIN_KINDS = spinkube_crds.kinds()
 
@@ -65,7 +65,7 @@ def test_kubernetes_validate_cli_strict(tmp_path, rendered, kube_version):
 
 def test_strict_validation_rejects_unknown_field(rendered):
     """kubernetes-validate --strict is not a no-op."""
-    svc = copy.deepcopy(one(rendered, "Service"))
+    svc = copy.deepcopy(by_kind(rendered, "Service")[0])
     svc["spec"]["bogus"] = 1
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(svc, KUBE_VERSIONS[0], strict=True)

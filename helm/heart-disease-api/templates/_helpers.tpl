@@ -139,6 +139,12 @@ so any render fails with one of these messages.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- end }}
+{{- if and .Values.monitoring.enabled (not .Values.executor.create) }}
+{{- fail "monitoring.enabled needs executor.create=true: the chart points the pods' OTLP export at its collector through its own SpinAppExecutor (deploymentConfig.otel)" }}
+{{- end }}
+{{- if and .Values.monitoring.enabled .Values.otel.enabled (or .Values.otel.tracesEndpoint .Values.otel.metricsEndpoint) }}
+{{- fail "monitoring.enabled sends traces and metrics to the release's collector: leave otel.tracesEndpoint and otel.metricsEndpoint empty (otel.endpoint and otel.logsEndpoint still apply)" }}
+{{- end }}
 {{- if and .Values.otel.enabled (not .Values.executor.create) }}
 {{- fail "otel.enabled needs executor.create=true: the OTLP endpoints are SpinAppExecutor configuration (deploymentConfig.otel), so the chart must own the executor" }}
 {{- end }}
@@ -155,3 +161,54 @@ so any render fails with one of these messages.
 {{- fail "spinVariables.enabled needs at least one entry in spinVariables.values" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Monitoring: the in-release OpenTelemetry Collector. Its name, its selector labels (kept
+apart from the app's pods, which the operator labels core.spinkube.dev/app-name), its
+labels, and the OTLP/HTTP base URL of its Service that the executor hands the pods.
+*/}}
+{{- define "heart-disease-api.collectorName" -}}
+{{- printf "%s-otel-collector" (include "heart-disease-api.fullname" .) }}
+{{- end }}
+
+{{- define "heart-disease-api.collectorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "heart-disease-api.name" . }}-otel-collector
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: otel-collector
+{{- end }}
+
+{{- define "heart-disease-api.collectorLabels" -}}
+helm.sh/chart: {{ include "heart-disease-api.chart" . }}
+{{ include "heart-disease-api.collectorSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.monitoring.collector.image.tag | quote }}
+app.kubernetes.io/part-of: {{ include "heart-disease-api.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "heart-disease-api.collectorURL" -}}
+{{- printf "http://%s.%s.svc.cluster.local:4318" (include "heart-disease-api.collectorName" .) .Release.Namespace }}
+{{- end }}
+
+{{- define "heart-disease-api.collectorImage" -}}
+{{- $img := .Values.monitoring.collector.image }}
+{{- if $img.digest }}
+{{- printf "%s:%s@%s" $img.repository $img.tag $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository $img.tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+PromQL label matchers shared by the alerts and the dashboard: the collector's scrape job
+(Prometheus names a ServiceMonitor's job after the Service) and the app's Deployment/HPA.
+*/}}
+{{- define "heart-disease-api.promCollector" -}}
+namespace="{{ .Release.Namespace }}",job="{{ include "heart-disease-api.collectorName" . }}"
+{{- end }}
+{{- define "heart-disease-api.promDeployment" -}}
+namespace="{{ .Release.Namespace }}",deployment="{{ include "heart-disease-api.fullname" . }}"
+{{- end }}
+{{- define "heart-disease-api.promHpa" -}}
+namespace="{{ .Release.Namespace }}",horizontalpodautoscaler="{{ include "heart-disease-api.fullname" . }}"
+{{- end }}
+
