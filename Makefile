@@ -85,7 +85,7 @@ build: rust-targets jco ## build the release component ($(WASM)), optimised with
 	fi
 	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes, sha256 $$(sha256sum $(WASM) | cut -c1-64)"
 
-train: ## retrain on model/data and rewrite model/artifact.rs + model/model-card.json
+train: ## retrain on model/data and rewrite model/artifact.rs, model/model-card.json and model/figures/*.svg
 	cargo run --release -p trainer
 
 # Serve on $(HOST):$(PORT): `spin up` when Spin is installed, else `wasmtime serve`.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cv::{CvMetrics, CvScheme};
+use crate::figures::Figure;
 use crate::fit::ALPHA;
 
 /// Renders the artifact; returns it with the model version, `lr-` and the first 12 hex digits
@@ -75,6 +76,7 @@ struct Card<'a> {
     decision_threshold: f64,
     risk_levels: RiskLevels,
     cross_validation: Cv<'a>,
+    figures: Vec<FigureEntry>,
     intended_use: &'static str,
     limitations: [&'static str; 3],
 }
@@ -115,6 +117,13 @@ struct RiskLevels {
     high: String,
 }
 
+/// A figure of the card: its file (relative to the repository's top) and what it shows.
+#[derive(Serialize)]
+struct FigureEntry {
+    file: &'static str,
+    shows: &'static str,
+}
+
 #[derive(Serialize)]
 struct Cv<'a> {
     scheme: &'static str,
@@ -131,6 +140,7 @@ pub fn render_card(
     data: &DataFacts,
     scheme: CvScheme,
     metrics: &CvMetrics,
+    figures: &[Figure],
 ) -> String {
     let p = &model.preprocessor;
     let mut col = 0;
@@ -193,6 +203,13 @@ pub fn render_card(
             settings: scheme,
             metrics,
         },
+        figures: figures
+            .iter()
+            .map(|f| FigureEntry {
+                file: f.file,
+                shows: f.shows,
+            })
+            .collect(),
         intended_use: "Decision support and teaching: a transparent estimate of the probability of angiographic \
                        coronary artery disease from 13 routine findings. Not a diagnosis.",
         limitations: [

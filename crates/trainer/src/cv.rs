@@ -35,11 +35,22 @@ pub struct CvMetrics {
     pub brier: Summary,
 }
 
+/// What a cross-validation run produces: the metrics, and every fold's out-of-fold
+/// predictions (for the model card's figures).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvRun {
+    pub metrics: CvMetrics,
+    /// `(probability, disease)` for each held-out patient, one list per fold, in the order the
+    /// folds were run (repeat by repeat).
+    pub folds: Vec<Vec<(f64, bool)>>,
+}
+
 /// Runs the scheme: every repeat shuffles each class with its own seed and deals it into the
 /// folds, so each fold keeps the class balance of the whole.
-pub fn cross_validate(data: &[Example], scheme: CvScheme) -> Result<CvMetrics, String> {
+pub fn cross_validate(data: &[Example], scheme: CvScheme) -> Result<CvRun, String> {
     let mut rng = SplitMix64(scheme.seed);
     let mut per_fold: Vec<[f64; 4]> = Vec::new();
+    let mut folds = Vec::new();
     for _ in 0..scheme.repeats {
         let mut fold_of = vec![0usize; data.len()];
         for class in [false, true] {
@@ -66,14 +77,18 @@ pub fn cross_validate(data: &[Example], scheme: CvScheme) -> Result<CvMetrics, S
                 log_loss(&scored),
                 brier(&scored),
             ]);
+            folds.push(scored);
         }
     }
     let summary = |m: usize| summarize(per_fold.iter().map(|f| f[m]));
-    Ok(CvMetrics {
-        accuracy: summary(0),
-        roc_auc: summary(1),
-        log_loss: summary(2),
-        brier: summary(3),
+    Ok(CvRun {
+        metrics: CvMetrics {
+            accuracy: summary(0),
+            roc_auc: summary(1),
+            log_loss: summary(2),
+            brier: summary(3),
+        },
+        folds,
     })
 }
 

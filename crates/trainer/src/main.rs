@@ -1,12 +1,13 @@
 //! `cargo run --release -p trainer [-- --check]`, run from the repository's top (`make train`).
 //!
 //! Reads `model/data/processed.cleveland.data`, prints the cross-validated metrics and writes
-//! `model/artifact.rs` and `model/model-card.json`. With `--check` it writes nothing and fails
-//! when the committed files differ from what training produces now.
+//! `model/artifact.rs`, `model/model-card.json` and the card's figures `model/figures/*.svg`.
+//! With `--check` it writes nothing and fails when the committed files differ from what
+//! training produces now.
 
 use std::process::ExitCode;
 
-use trainer::{train, ARTIFACT_FILE, CARD_FILE, DATA_FILE};
+use trainer::{train, DATA_FILE, FIGURES_DIR};
 
 fn main() -> ExitCode {
     let check = match std::env::args().nth(1).as_deref() {
@@ -47,16 +48,20 @@ fn run(check: bool) -> Result<(), String> {
     ] {
         println!("  {name:<9} {:.4} ± {:.4}", s.mean, s.sd);
     }
-    for (path, text) in [(ARTIFACT_FILE, &t.artifact), (CARD_FILE, &t.card)] {
+    if !check {
+        std::fs::create_dir_all(FIGURES_DIR)
+            .map_err(|e| format!("cannot create {FIGURES_DIR}: {e}"))?;
+    }
+    for (path, text) in t.outputs() {
         if check {
             let committed = std::fs::read_to_string(path).unwrap_or_default();
-            if committed != *text {
+            if committed != text {
                 return Err(format!("{path} differs from what the trainer produces now; run `make train` and commit it"));
             }
             println!("{path}: up to date");
         } else {
             std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))?;
-            println!("wrote {path}");
+            println!("wrote {path} ({} bytes)", text.len());
         }
     }
     Ok(())

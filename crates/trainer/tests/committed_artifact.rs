@@ -1,8 +1,8 @@
-//! The committed `model/artifact.rs` and `model/model-card.json` are exactly what the trainer
-//! produces now from the committed data; training is deterministic; the recipe reaches the
-//! expected level.
+//! The committed `model/artifact.rs`, `model/model-card.json` and `model/figures/*.svg` are
+//! exactly what the trainer produces now from the committed data; training is deterministic;
+//! the recipe reaches the expected level.
 
-use trainer::{train, ARTIFACT_FILE, CARD_FILE, DATA_FILE};
+use trainer::{train, DATA_FILE, FIGURES_DIR};
 
 fn repo_file(path: &str) -> Vec<u8> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,15 +16,31 @@ fn committed_outputs_are_what_training_produces_now() {
     let data = repo_file(DATA_FILE);
     let first = train(&data).expect("training succeeds");
     let again = train(&data).expect("training succeeds");
-    assert_eq!(first.artifact, again.artifact, "training is deterministic");
-    assert_eq!(first.card, again.card, "training is deterministic");
-    assert!(
-        first.artifact.as_bytes() == repo_file(ARTIFACT_FILE).as_slice(),
-        "{ARTIFACT_FILE} is stale: run `make train` and commit it"
+    assert_eq!(
+        first.outputs(),
+        again.outputs(),
+        "training is deterministic"
     );
-    assert!(
-        first.card.as_bytes() == repo_file(CARD_FILE).as_slice(),
-        "{CARD_FILE} is stale: run `make train` and commit it"
+    for (path, text) in first.outputs() {
+        assert!(
+            text.as_bytes() == repo_file(path).as_slice(),
+            "{path} is stale: run `make train` and commit it"
+        );
+    }
+    // No figure left over from an earlier trainer.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(FIGURES_DIR);
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| format!("{FIGURES_DIR}/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    on_disk.sort();
+    let mut written: Vec<&str> = first.figures.iter().map(|f| f.file).collect();
+    written.sort();
+    assert_eq!(
+        on_disk, written,
+        "{FIGURES_DIR} holds exactly the trainer's figures"
     );
     assert_eq!(
         first.version,
