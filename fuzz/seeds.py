@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Writes the seed corpus fuzz/corpus/respond/seed-*: valid and invalid requests in the
 fuzz target's input layout (byte 0 method, byte 1 path, byte 2 content type, then the body;
-a "CUSTOM" path or content type is the next line of the input). The tables below must match
+a "CUSTOM" path or content type is the next line of the input, and so is the
+Inference-Header-Content-Length of application/octet-stream). The tables below must match
 METHODS, PATHS and CONTENT_TYPES in fuzz_targets/respond.rs.
 
 Run from anywhere: python3 fuzz/seeds.py
 """
 import json
 import pathlib
+import struct
 
 METHODS = ["POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW"]
 PATHS = [
@@ -19,8 +21,9 @@ PATHS = [
 ]
 CTS = [
     "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", None,
-    "text/plain", "application/problem+json", "application/jsonx", "", "CUSTOM",
+    "text/plain", "application/problem+json", "application/jsonx", "", "application/octet-stream", "CUSTOM",
 ]
+BIN = "application/octet-stream"
 FEATURES = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang",
             "oldpeak", "slope", "ca", "thal"]
 P = dict(zip(FEATURES, [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]))
@@ -66,10 +69,16 @@ def main():
     seed("unicode-key", "POST", "/predict", J, '{"\\u00e9ge":63,"\\ud83d\\ude00":1}')
     seed("invalid-utf8", "POST", "/predict", J, b'{"age":"\xff\xfe"}')
     seed("duplicate-keys", "POST", "/predict", J, '{"age":63,"age":64}')
+    seed("repeated-feature", "POST", "/predict", J, '{"sex":0,' + pj[1:])
+    seed("repeated-in-item", "POST", "/predict", J, '{"instances":[' + pj + ',{"sex":0,' + pj[1:] + "]}")
+    seed("repeated-instances", "POST", "/predict", J, '{"instances":[' + pj + '],"instances":[' + pj + "]}")
+    seed("repeated-deeper", "POST", "/predict", J, '{"thal":{"a":1,"a":2},' + pj[1:])
     seed("no-content-type", "POST", "/predict", None, pj)
     seed("text-plain", "POST", "/predict", "text/plain", pj)
     seed("custom-content-type", "POST", "/predict", "CUSTOM", "application/json ; q=1\n" + pj)
     seed("health", "GET", "/health", None, "")
+    seed("head-health", "HEAD", "/health", None, "")
+    seed("head-model", "HEAD", "/model", None, "")
     seed("model", "GET", "/model", None, "")
     seed("openapi", "GET", "/openapi.json", None, "")
     seed("docs", "GET", "/docs", None, "")
@@ -92,6 +101,26 @@ def main():
     seed("oip-infer-bad-shape", "POST", infer, J, json.dumps(
         {"inputs": [{"name": "patients", "shape": [3, 13], "datatype": "FP64", "data": rows}]}))
     seed("oip-unknown-model", "POST", "/v2/models/other/infer", J, '{"inputs":[]}')
+
+    def binary(name, header, data, length=None):
+        text = json.dumps(header, separators=(",", ":")).encode()
+        n = len(text) if length is None else length
+        seed(name, "POST", infer, BIN, str(n).encode() + b"\n" + text + data)
+
+    flat = [x for row in rows for x in row]
+    fp64 = struct.pack(f"<{len(flat)}d", *flat)
+    tensor = {"name": "patients", "shape": [2, 13], "datatype": "FP64",
+              "parameters": {"binary_data_size": len(fp64)}}
+    binary("oip-binary-defaults", {"inputs": [tensor], "parameters": {"binary_data_output": True}}, fp64)
+    binary("oip-binary-mixed-outputs", {"inputs": [tensor], "outputs": [
+        {"name": "probability", "parameters": {"binary_data": True}},
+        {"name": "prediction", "parameters": {"binary_data": False}}]}, fp64)
+    binary("oip-binary-named", {"inputs": [
+        {"name": "age", "shape": [1], "datatype": "UINT8", "parameters": {"binary_data_size": 1}},
+        {"name": "oldpeak", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]},
+        bytes([63]) + struct.pack("<f", 2.3))
+    binary("oip-binary-short", {"inputs": [tensor]}, fp64[:-8])
+    binary("oip-binary-long-header", {"inputs": [tensor]}, fp64, length=100000)
     seed("oip-metadata", "GET", "/v2/models/heart-disease", None, "")
     seed("oip-ready", "GET", "/v2/health/ready", None, "")
     seed("oip-server", "GET", "/v2", None, "")

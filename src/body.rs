@@ -1,7 +1,31 @@
 //! Reads a request from the host without ever holding more than [`MAX_BODY_BYTES`] of its
-//! body, nor waiting for it past [`READ_TIMEOUT`] after the request arrived: a declared
-//! `Content-Length` over the limit is refused before reading, a streamed body as soon as it
-//! passes the limit, and a body still incomplete when the deadline passes.
+//! body, and without letting a slow client hold the instance for long.
+//!
+//! **How long a body may take.** A request holds its component instance for as long as the
+//! component waits for the body (under `wasmtime serve` three of the pool's 1000 core
+//! instances; Spin allows 1000 instances), so a few hundred clients that start a body and then
+//! stall would leave nothing for anyone else. Two rules bound the wait, both answered 408:
+//!
+//! - *idle*: no byte for [`IDLE_TIMEOUT`] (2 s). A stalled body frees its instance 2 s after
+//!   its last byte.
+//! - *pace*: after a start of [`START`] (2 s), the body must average at least [`MIN_RATE`]
+//!   (32 KiB/s): `t` after the request arrived, `MIN_RATE × (t − START)` bytes of it must be
+//!   in. A client that trickles a byte a second dodges the idle rule but not this one, and is
+//!   cut off about 2 s after it started. 32 KiB/s is about 260 kbit/s, slower than a 3G uplink
+//!   (384 kbit/s), so an honest client is not cut off: the largest body (256 KiB) may take
+//!   [`MAX_BODY_TIME`] (2 s + 8 s = 10 s, the old whole-body deadline), a single patient's
+//!   135 bytes a little over 2 s.
+//!
+//! **Refusing a large body (413).** A declared `Content-Length` over the limit is refused
+//! before reading, a streamed body as soon as it passes the limit. Before the 413 is sent, the
+//! rest of the body is read and thrown away — at most [`DISCARD_MAX_BYTES`] (32 MiB, counted
+//! from the body's first byte), for at most [`DISCARD_TIME`] (5 s) after the refusal, the idle
+//! rule applying — because a client that writes its whole body before reading (no `Expect:
+//! 100-continue`: Python's urllib, most scripts) otherwise gets a broken pipe instead of the
+//! answer: the host closes the connection with the body unread, and the reset reaches the
+//! client while it is still writing. Nothing is read when the client sent `Expect:
+//! 100-continue` (it waits for the answer before sending the body) or declared more than
+//! 32 MiB; past the bound the 413 is sent anyway and the connection closes.
 //!
 //! Every call into the host costs a few microseconds in `wasmtime serve`, far more than the
 //! model itself, so the request is read with as few calls as possible: the method, the target
@@ -12,17 +36,31 @@ use std::time::Duration;
 
 use spin_sdk::http::IncomingRequest;
 use wasi::clocks::monotonic_clock;
-use wasi::io::streams::StreamError;
+use wasi::io::streams::{InputStream, StreamError};
 
 use crate::http::{Request, Response};
 use crate::response::{problem, Status};
 
-use heart_model::request::BODY_READ_TIMEOUT_SECS;
-pub use heart_model::request::MAX_BODY_BYTES;
+use heart_model::request::{
+    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_SECS,
+};
+pub use heart_model::request::{DISCARD_MAX_BYTES, MAX_BODY_BYTES};
 
-/// How long a client may take, from its request's arrival, to send the whole body
-/// ([`heart_model::request::BODY_READ_TIMEOUT_SECS`]).
-pub const READ_TIMEOUT: Duration = Duration::from_secs(BODY_READ_TIMEOUT_SECS);
+/// A body that sends nothing for this long is refused (408).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(BODY_IDLE_TIMEOUT_SECS);
+/// The start a body gets before [`MIN_RATE`] applies.
+pub const START: Duration = Duration::from_secs(BODY_START_SECS);
+/// The slowest average a body may arrive at after [`START`], in bytes per second.
+pub const MIN_RATE: u64 = BODY_MIN_RATE;
+/// The longest the largest accepted body may take: [`START`] + [`MAX_BODY_BYTES`] /
+/// [`MIN_RATE`].
+pub const MAX_BODY_TIME: Duration = Duration::from_secs(BODY_MAX_SECS);
+/// How long a refused body is read and discarded, at most, before the 413 goes out.
+pub const DISCARD_TIME: Duration = Duration::from_secs(DISCARD_MAX_SECS);
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+/// The most one read takes from the host.
+const READ_CHUNK: u64 = 64 * 1024;
 
 /// The request's method, target and headers, read from the host once; its body is read by
 /// [`read_bounded`].
@@ -35,68 +73,158 @@ pub fn read_head(incoming: &IncomingRequest) -> Request {
     )
 }
 
-/// The request with its body read, or the response that refuses it.
-/// `deadline` (wasi's monotonic clock) is when the whole body must be in.
+/// The request with its body read, or the response that refuses it. `arrived` (wasi's
+/// monotonic clock) is when the request arrived: the pace rule counts from it.
 pub fn read_bounded(
     head: Request,
     incoming: IncomingRequest,
-    deadline: u64,
+    arrived: u64,
 ) -> Result<Request, Response> {
     let declared = head
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    Ok(head.with_body(read_body(incoming, declared, deadline)?))
-}
-
-/// Reads the body stream, waiting on it and on the deadline together whenever it has
-/// nothing to give (the clock is asked only then). It reads on to the stream's end even when
-/// the declared length is in, which costs one call more: stopping there is the suspected cause
-/// of one connection closed without an answer in 220 000 requests of `make soak`.
-fn read_body(
-    incoming: IncomingRequest,
-    declared: Option<u64>,
-    deadline: u64,
-) -> Result<Vec<u8>, Response> {
-    let unreadable = || {
-        problem(
-            Status::BadRequest,
-            "The request body could not be read to its end.",
-            &[],
-        )
-    };
     let incoming_body = incoming.consume().map_err(|()| unreadable())?;
     let stream = incoming_body.stream().map_err(|()| unreadable())?;
+    let received = match declared {
+        Some(n) if n > MAX_BODY_BYTES as u64 => 0,
+        _ => match read_body(&stream, declared, arrived) {
+            Ok(body) => return Ok(head.with_body(body)),
+            Err(Refusal::TooLarge { received }) => received,
+            Err(Refusal::Other(response)) => return Err(response),
+        },
+    };
+    let expects_continue = head
+        .header("expect")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    if !expects_continue && declared.is_none_or(|n| n <= DISCARD_MAX_BYTES) {
+        discard(&stream, received);
+    }
+    Err(too_large())
+}
+
+/// Why [`read_body`] stopped.
+enum Refusal {
+    /// The body passed [`MAX_BODY_BYTES`]; `received` bytes of it have been read.
+    TooLarge { received: u64 },
+    /// Any other answer: too slow (408), unreadable (400).
+    Other(Response),
+}
+
+/// Reads the body stream, waiting on it and on the idle and pace deadlines together whenever
+/// it has nothing to give (the clock is asked only then). It reads on to the stream's end even
+/// when the declared length is in, which costs one call more: stopping there is the suspected
+/// cause of one connection closed without an answer in 220 000 requests of `make soak`.
+fn read_body(
+    stream: &InputStream,
+    declared: Option<u64>,
+    arrived: u64,
+) -> Result<Vec<u8>, Refusal> {
     let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut quiet_since = None;
     loop {
-        match stream.read(64 * 1024) {
+        match stream.read(READ_CHUNK) {
             Ok(chunk) if chunk.is_empty() => {
-                if monotonic_clock::now() >= deadline {
-                    return Err(problem(
-                        Status::RequestTimeout,
-                        &format!(
-                            "The request body did not arrive within {} s.",
-                            READ_TIMEOUT.as_secs()
-                        ),
-                        &[],
-                    ));
-                }
-                let readable = stream.subscribe();
-                let timer = monotonic_clock::subscribe_instant(deadline);
-                wasi::io::poll::poll(&[&readable, &timer]);
+                // The pace rule: the body's bytes so far buy time at MIN_RATE after START.
+                let paced = arrived
+                    .saturating_add(START.as_nanos() as u64)
+                    .saturating_add(body.len() as u64 * NANOS_PER_SEC / MIN_RATE);
+                wait(stream, &mut quiet_since, paced)
+                    .map_err(|expired| Refusal::Other(too_slow(expired)))?;
             }
             Ok(chunk) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
+                quiet_since = None;
+                let received = body.len() + chunk.len();
+                if received > MAX_BODY_BYTES {
+                    return Err(Refusal::TooLarge {
+                        received: received as u64,
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
             Err(StreamError::Closed) => return Ok(body),
-            Err(StreamError::LastOperationFailed(_)) => return Err(unreadable()),
+            Err(StreamError::LastOperationFailed(_)) => return Err(Refusal::Other(unreadable())),
         }
     }
+}
+
+/// Reads and drops the rest of a refused body, `received` bytes of which are already read,
+/// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_TIME`] has passed, or it
+/// stalls for [`IDLE_TIMEOUT`].
+fn discard(stream: &InputStream, mut received: u64) {
+    let deadline = monotonic_clock::now().saturating_add(DISCARD_TIME.as_nanos() as u64);
+    let mut quiet_since = None;
+    // One byte past the bound, so that a body of exactly DISCARD_MAX_BYTES is seen to end.
+    // `read`, not `skip`: jco's wasi:io (1.x) answers `skip` with the bytes instead of their
+    // count, which kills its server.
+    while received <= DISCARD_MAX_BYTES {
+        let wanted = (DISCARD_MAX_BYTES + 1 - received).min(READ_CHUNK);
+        match stream.read(wanted) {
+            Ok(chunk) if chunk.is_empty() => {
+                if wait(stream, &mut quiet_since, deadline).is_err() {
+                    return;
+                }
+            }
+            Ok(chunk) => {
+                quiet_since = None;
+                received += chunk.len() as u64;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Which deadline passed.
+enum Expired {
+    /// Nothing arrived for [`IDLE_TIMEOUT`].
+    Idle,
+    /// The caller's own deadline.
+    Deadline,
+}
+
+/// Waits until the stream has something to give, or the earlier of two deadlines: the idle
+/// one ([`IDLE_TIMEOUT`] after `quiet_since`, the first time the stream was found empty since
+/// it last gave something; set here when unset) and `deadline`. An error once either has
+/// passed.
+fn wait(stream: &InputStream, quiet_since: &mut Option<u64>, deadline: u64) -> Result<(), Expired> {
+    let now = monotonic_clock::now();
+    let idle = quiet_since
+        .get_or_insert(now)
+        .saturating_add(IDLE_TIMEOUT.as_nanos() as u64);
+    if now >= idle {
+        return Err(Expired::Idle);
+    }
+    if now >= deadline {
+        return Err(Expired::Deadline);
+    }
+    let readable = stream.subscribe();
+    let timer = monotonic_clock::subscribe_instant(idle.min(deadline));
+    wasi::io::poll::poll(&[&readable, &timer]);
+    Ok(())
+}
+
+/// The 408 for a body that stalled ([`Expired::Idle`]) or fell behind the pace.
+fn too_slow(expired: Expired) -> Response {
+    let detail = match expired {
+        Expired::Idle => format!(
+            "No byte of the request body arrived for {} s; a body may pause at most that long.",
+            IDLE_TIMEOUT.as_secs()
+        ),
+        Expired::Deadline => format!(
+            "The request body arrived too slowly: after its first {} s it must average at least \
+             {MIN_RATE} bytes/s ({MAX_BODY_BYTES} bytes within {} s).",
+            START.as_secs(),
+            MAX_BODY_TIME.as_secs()
+        ),
+    };
+    problem(Status::RequestTimeout, &detail, &[])
+}
+
+fn unreadable() -> Response {
+    problem(
+        Status::BadRequest,
+        "The request body could not be read to its end.",
+        &[],
+    )
 }
 
 fn too_large() -> Response {

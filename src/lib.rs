@@ -33,8 +33,7 @@ pub fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
         head.path(),
         head.header(log::REQUEST_ID_HEADER),
     );
-    let deadline = started.saturating_add(body::READ_TIMEOUT.as_nanos() as u64);
-    let mut response = match body::read_bounded(head, incoming, deadline) {
+    let mut response = match body::read_bounded(head, incoming, started) {
         Ok(request) => respond(request),
         Err(refusal) => stamp(refusal),
     };

@@ -6,9 +6,21 @@
 //! nested. `null` marks a missing `slope`/`ca`/`thal` (imputed as in `/predict`), and an absent
 //! optional named tensor means all its values are missing. Outputs: `probability` FP64 [N],
 //! `prediction` INT64 [N]. Errors are `{"error": "..."}` with 400, or 404 for an unknown model.
+//!
+//! The binary tensor data extension, as Triton and its clients speak it: with an
+//! `Inference-Header-Content-Length: L` header, the body is L bytes of JSON and then the raw
+//! bytes of the inputs that declare `parameters.binary_data_size` instead of `data`, in input
+//! order, each its shape's element count × the datatype's width, little-endian (NaN in a
+//! floating-point tensor is a missing value, as `null` is in JSON). An output is answered in
+//! binary when the request asks for it — `parameters.binary_data_output: true` for every
+//! output, or `parameters.binary_data` on a requested output, which wins — and the answer is
+//! then `application/octet-stream`: its JSON (of the length given in
+//! `Inference-Header-Content-Length`) lists each binary output with
+//! `parameters.binary_data_size` and no `data`, and their bytes follow in output order. With
+//! nothing asked for in binary, the answer is plain JSON.
 
 use crate::http::{Request, Response};
-use api_spec::OIP_DATATYPES;
+use api_spec::{OIP_DATATYPES, OIP_HEADER_LENGTH};
 use heart_model::request::check_batch_size;
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
@@ -59,7 +71,7 @@ pub fn server_metadata(_: &Request, _: &Params) -> Response {
     ok(&ServerMetadata {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
-        extensions: [],
+        extensions: ["binary_tensor_data"],
     })
 }
 
@@ -67,7 +79,7 @@ pub fn server_metadata(_: &Request, _: &Params) -> Response {
 pub struct ServerMetadata {
     name: &'static str,
     version: &'static str,
-    extensions: [&'static str; 0],
+    extensions: [&'static str; 1],
 }
 
 /// The model's metadata.
@@ -144,17 +156,10 @@ fn with_model(params: &Params, answer: impl FnOnce() -> Response) -> Response {
 }
 
 fn infer_response(req: &Request) -> Response {
-    if req.header("inference-header-content-length").is_some() {
-        return error(
-            400,
-            "the binary tensor data extension is not supported; send JSON tensors",
-        );
-    }
-    match InferRequest::parse(req.body()) {
+    match InferRequest::parse(req.body(), req.header(OIP_HEADER_LENGTH)) {
         Ok(r) => {
-            let n = r.patients.len();
-            let mut response = ok(&r.answer());
-            response.set_header(BATCH_SIZE_HEADER, n.to_string());
+            let mut response = r.answer();
+            response.set_header(BATCH_SIZE_HEADER, r.patients.len().to_string());
             response
         }
         Err(message) => error(400, &message),
@@ -165,7 +170,8 @@ fn infer_response(req: &Request) -> Response {
 pub struct InferRequest {
     id: Option<String>,
     patients: Vec<Patient>,
-    outputs: Vec<Output>,
+    /// Each output to answer, and whether in binary.
+    outputs: Vec<(Output, bool)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -175,14 +181,30 @@ enum Output {
 }
 
 impl InferRequest {
-    /// Parses a request body; the error is the protocol's message.
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    /// Parses a request body, with the value of its `Inference-Header-Content-Length` header
+    /// if it has one; the error is the protocol's message.
+    pub fn parse(body: &[u8], header_length: Option<&str>) -> Result<Self, String> {
+        let (json, mut binary) = split_body(body, header_length)?;
+        let value: Value = serde_json::from_slice(json).map_err(|e| {
+            format!(
+                "the {} is not valid JSON: {e}",
+                if header_length.is_some() {
+                    "inference header"
+                } else {
+                    "body"
+                }
+            )
+        })?;
         let Value::Object(object) = value else {
             return Err("the body must be a JSON object with \"inputs\"".into());
         };
         check_parameters(&object, "the request")?;
+        let binary_by_default = flag(
+            object.get("parameters"),
+            "binary_data_output",
+            "the request",
+        )?
+        .unwrap_or(false);
         let id = match object.get("id") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -192,7 +214,13 @@ impl InferRequest {
             Some(Value::Array(inputs)) if !inputs.is_empty() => inputs,
             _ => return Err("\"inputs\" must be a non-empty array of tensors".into()),
         };
-        let rows = rows(inputs)?;
+        let rows = rows(inputs, &mut binary)?;
+        if !binary.is_empty() {
+            return Err(format!(
+                "{} bytes of binary tensor data are left over after the inputs' binary_data_size",
+                binary.len()
+            ));
+        }
         let mut patients = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
         for (i, row) in rows.into_iter().enumerate() {
@@ -218,37 +246,72 @@ impl InferRequest {
         Ok(InferRequest {
             id,
             patients,
-            outputs: outputs(object.get("outputs"))?,
+            outputs: outputs(object.get("outputs"), binary_by_default)?,
         })
     }
 
-    fn answer(&self) -> InferResponse<'_> {
+    /// The answer: JSON, or, when an output is asked for in binary, the JSON header and the
+    /// binary outputs' bytes after it.
+    fn answer(&self) -> Response {
         let assessments: Vec<_> = self.patients.iter().map(|p| MODEL.assess(p)).collect();
         let n = [assessments.len()];
+        let mut bytes = Vec::new();
         let outputs = self
             .outputs
             .iter()
-            .map(|o| match o {
-                Output::Probability => OutputTensor {
-                    name: "probability",
-                    datatype: "FP64",
+            .map(|&(output, binary)| {
+                let (name, datatype, data) = match output {
+                    Output::Probability => (
+                        "probability",
+                        "FP64",
+                        Data::Fp64(assessments.iter().map(|a| a.probability).collect()),
+                    ),
+                    Output::Prediction => (
+                        "prediction",
+                        "INT64",
+                        Data::Int64(assessments.iter().map(|a| a.prediction).collect()),
+                    ),
+                };
+                let mut tensor = OutputTensor {
+                    name,
+                    datatype,
                     shape: n,
-                    data: Data::Fp64(assessments.iter().map(|a| a.probability).collect()),
-                },
-                Output::Prediction => OutputTensor {
-                    name: "prediction",
-                    datatype: "INT64",
-                    shape: n,
-                    data: Data::Int64(assessments.iter().map(|a| a.prediction).collect()),
-                },
+                    parameters: None,
+                    data: None,
+                };
+                if binary {
+                    let start = bytes.len();
+                    match data {
+                        Data::Fp64(xs) => xs.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+                        Data::Int64(ys) => ys
+                            .iter()
+                            .for_each(|&y| bytes.extend(i64::from(y).to_le_bytes())),
+                    }
+                    tensor.parameters = Some(BinaryParameters {
+                        binary_data_size: bytes.len() - start,
+                    });
+                } else {
+                    tensor.data = Some(data);
+                }
+                tensor
             })
             .collect();
-        InferResponse {
+        let header = InferResponse {
             model_name: MODEL_NAME,
             model_version: MODEL_VERSION,
             id: self.id.as_deref(),
             outputs,
+        };
+        if !self.outputs.iter().any(|&(_, binary)| binary) {
+            return ok(&header);
         }
+        // Serialising our own plain structs to memory cannot fail.
+        let mut body = serde_json::to_vec(&header).unwrap_or_default();
+        let header_length = body.len();
+        body.extend_from_slice(&bytes);
+        let mut response = crate::response::typed(200, "application/octet-stream", body);
+        response.set_header("inference-header-content-length", header_length.to_string());
+        response
     }
 }
 
@@ -266,7 +329,16 @@ struct OutputTensor {
     name: &'static str,
     datatype: &'static str,
     shape: [usize; 1],
-    data: Data,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinaryParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Data>,
+}
+
+/// A binary output's `parameters`.
+#[derive(Serialize)]
+struct BinaryParameters {
+    binary_data_size: usize,
 }
 
 #[derive(Serialize)]
@@ -291,7 +363,91 @@ fn check_parameters(object: &Map<String, Value>, what: &str) -> Result<(), Strin
     }
 }
 
-fn tensor(value: &Value) -> Result<Tensor<'_>, String> {
+/// A boolean parameter (`None` when not given) from an already checked `parameters`.
+fn flag(parameters: Option<&Value>, name: &str, what: &str) -> Result<Option<bool>, String> {
+    match parameters.and_then(|p| p.get(name)) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("parameters.{name} of {what} must be true or false")),
+    }
+}
+
+/// The body's JSON and the binary tensor data after it, split where
+/// `Inference-Header-Content-Length` says; without that header the whole body is JSON.
+fn split_body<'a>(
+    body: &'a [u8],
+    header_length: Option<&str>,
+) -> Result<(&'a [u8], &'a [u8]), String> {
+    let Some(value) = header_length else {
+        return Ok((body, &[]));
+    };
+    let length = value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{OIP_HEADER_LENGTH} must be the length in bytes of the JSON at the start of the body, found {value:?}"))?;
+    if length > body.len() {
+        return Err(format!(
+            "{OIP_HEADER_LENGTH} is {length}, beyond the body's {} bytes",
+            body.len()
+        ));
+    }
+    Ok(body.split_at(length))
+}
+
+/// How wide one element of `datatype` is on the wire, and how to read it as an f64.
+fn element(datatype: &str) -> (usize, fn(&[u8]) -> f64) {
+    fn le<const N: usize>(b: &[u8]) -> [u8; N] {
+        std::array::from_fn(|i| b[i])
+    }
+    match datatype {
+        "FP64" => (8, |b| f64::from_le_bytes(le(b))),
+        "FP32" => (4, |b| f64::from(f32::from_le_bytes(le(b)))),
+        "INT64" => (8, |b| i64::from_le_bytes(le(b)) as f64),
+        "INT32" => (4, |b| f64::from(i32::from_le_bytes(le(b)))),
+        "INT16" => (2, |b| f64::from(i16::from_le_bytes(le(b)))),
+        "INT8" => (1, |b| f64::from(b[0] as i8)),
+        "UINT64" => (8, |b| u64::from_le_bytes(le(b)) as f64),
+        "UINT32" => (4, |b| f64::from(u32::from_le_bytes(le(b)))),
+        "UINT16" => (2, |b| f64::from(u16::from_le_bytes(le(b)))),
+        // UINT8, the only other datatype `tensor` lets through.
+        _ => (1, |b| f64::from(b[0])),
+    }
+}
+
+/// An input's values from its raw bytes, taken from the front of `binary`: `size` bytes, which
+/// must be exactly what `shape` needs of `datatype`. NaN is a missing value.
+fn binary_data(
+    name: &str,
+    datatype: &str,
+    shape: &[usize],
+    size: u64,
+    binary: &mut &[u8],
+) -> Result<Vec<Option<f64>>, String> {
+    let (width, read) = element(datatype);
+    let needed = shape.iter().try_fold(width, |acc, d| acc.checked_mul(*d));
+    let Some(needed) = needed.filter(|&n| n as u64 == size) else {
+        let needed = needed.map_or("more than 2^64".into(), |n| n.to_string());
+        return Err(format!(
+            "input {name:?}: binary_data_size is {size} bytes, but shape {shape:?} of {datatype} takes {needed} bytes"
+        ));
+    };
+    if needed > binary.len() {
+        return Err(format!(
+            "input {name:?}: binary_data_size is {size} bytes, but only {} bytes of binary data are left after the inference header and the inputs before it",
+            binary.len()
+        ));
+    }
+    let (mine, rest) = binary.split_at(needed);
+    *binary = rest;
+    Ok(mine
+        .chunks_exact(width)
+        .map(|b| Some(read(b)).filter(|x| !x.is_nan()))
+        .collect())
+}
+
+/// One input tensor; an input with `parameters.binary_data_size` takes its values from the
+/// front of `binary`.
+fn tensor<'a>(value: &'a Value, binary: &mut &[u8]) -> Result<Tensor<'a>, String> {
     let object = value
         .as_object()
         .ok_or("every input must be a tensor object")?;
@@ -316,6 +472,24 @@ fn tensor(value: &Value) -> Result<Tensor<'_>, String> {
         .ok_or_else(|| {
             format!("input {name:?}: \"shape\" must be an array of non-negative integers")
         })?;
+    let binary_size = match object
+        .get("parameters")
+        .and_then(|p| p.get("binary_data_size"))
+    {
+        None => None,
+        Some(size) => Some(size.as_u64().ok_or_else(|| {
+            format!("input {name:?}: parameters.binary_data_size must be a non-negative integer")
+        })?),
+    };
+    if let Some(size) = binary_size {
+        if object.contains_key("data") {
+            return Err(format!(
+                "input {name:?}: give either \"data\" or parameters.binary_data_size, not both"
+            ));
+        }
+        let data = binary_data(name, datatype, &shape, size, binary)?;
+        return Ok(Tensor { name, shape, data });
+    }
     let mut data = Vec::new();
     flatten(&value["data"], &mut data, 0).map_err(|e| format!("input {name:?}: {e}"))?;
     let expected = shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d));
@@ -346,9 +520,13 @@ fn flatten(value: &Value, out: &mut Vec<Option<f64>>, depth: usize) -> Result<()
     }
 }
 
-/// The patients' raw values from either input layout.
-fn rows(inputs: &[Value]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
-    let tensors: Vec<Tensor> = inputs.iter().map(tensor).collect::<Result<_, _>>()?;
+/// The patients' raw values from either input layout; binary inputs take their bytes from the
+/// front of `binary`, in input order.
+fn rows(inputs: &[Value], binary: &mut &[u8]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
+    let tensors: Vec<Tensor> = inputs
+        .iter()
+        .map(|input| tensor(input, binary))
+        .collect::<Result<_, _>>()?;
     let rows = match tensors.as_slice() {
         [t] if t.name == "patients" => {
             if t.shape.len() != 2 || t.shape[1] != N_FEATURES {
@@ -410,9 +588,18 @@ fn named(tensors: &[Tensor]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
         .collect())
 }
 
-fn outputs(requested: Option<&Value>) -> Result<Vec<Output>, String> {
+/// The outputs to answer, each with whether it goes in binary: its own
+/// `parameters.binary_data` when given, else `binary_by_default` (the request's
+/// `parameters.binary_data_output`).
+fn outputs(
+    requested: Option<&Value>,
+    binary_by_default: bool,
+) -> Result<Vec<(Output, bool)>, String> {
     let Some(requested) = requested else {
-        return Ok(vec![Output::Probability, Output::Prediction]);
+        return Ok(vec![
+            (Output::Probability, binary_by_default),
+            (Output::Prediction, binary_by_default),
+        ]);
     };
     let list = requested.as_array().ok_or("\"outputs\" must be an array")?;
     list.iter()
@@ -421,16 +608,23 @@ fn outputs(requested: Option<&Value>) -> Result<Vec<Output>, String> {
                 .as_object()
                 .ok_or("every requested output must be an object with a \"name\"")?;
             check_parameters(object, "a requested output")?;
-            Ok(o)
-        })
-        .map(|o: Result<&Value, String>| match o?["name"].as_str() {
-            Some("probability") => Ok(Output::Probability),
-            Some("prediction") => Ok(Output::Prediction),
-            other => Err(format!(
-                "unknown output {other:?}; the outputs are \"probability\" and \"prediction\""
-            )),
+            let output = match o["name"].as_str() {
+                Some("probability") => Output::Probability,
+                Some("prediction") => Output::Prediction,
+                other => return Err(unknown_output(other)),
+            };
+            let binary = flag(
+                object.get("parameters"),
+                "binary_data",
+                "a requested output",
+            )?;
+            Ok((output, binary.unwrap_or(binary_by_default)))
         })
         .collect()
+}
+
+fn unknown_output(name: Option<&str>) -> String {
+    format!("unknown output {name:?}; the outputs are \"probability\" and \"prediction\"")
 }
 
 fn ok(value: &impl Serialize) -> Response {
@@ -445,4 +639,341 @@ pub fn error(status: u16, message: &str) -> Response {
 #[derive(Serialize)]
 struct Error<'a> {
     error: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+    use serde_json::json;
+
+    const ROWS: [[f64; N_FEATURES]; 2] = [
+        [
+            63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
+        ],
+        [
+            67.0, 1.0, 4.0, 160.0, 286.0, 0.0, 2.0, 108.0, 1.0, 1.5, 2.0, 3.0, 3.0,
+        ],
+    ];
+    const INFER: &str = "/v2/models/heart-disease/infer";
+
+    fn post(header_length: Option<usize>, body: Vec<u8>) -> Response {
+        let headers = header_length
+            .map(|n| vec![(OIP_HEADER_LENGTH.to_string(), n.to_string().into_bytes())])
+            .unwrap_or_default();
+        crate::respond(Request::new(Method::Post, INFER, headers, body))
+    }
+
+    /// A JSON header and binary data after it, as tritonclient sends them.
+    fn binary_request(header: Value, data: &[u8]) -> (usize, Vec<u8>) {
+        let mut body = serde_json::to_vec(&header).unwrap();
+        let n = body.len();
+        body.extend_from_slice(data);
+        (n, body)
+    }
+
+    fn fp64_bytes(values: impl IntoIterator<Item = f64>) -> Vec<u8> {
+        values.into_iter().flat_map(f64::to_le_bytes).collect()
+    }
+
+    /// The answer's JSON part and its binary outputs, decoded.
+    fn decode(response: &Response) -> (Value, Vec<(String, Vec<f64>)>) {
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            String::from_utf8_lossy(response.body())
+        );
+        let Some(n) = response.header("inference-header-content-length") else {
+            assert_eq!(response.header("content-type"), Some("application/json"));
+            return (serde_json::from_slice(response.body()).unwrap(), vec![]);
+        };
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/octet-stream")
+        );
+        let n: usize = n.parse().unwrap();
+        let (json, mut rest) = response.body().split_at(n);
+        let header: Value = serde_json::from_slice(json).unwrap();
+        let mut binary = Vec::new();
+        for o in header["outputs"].as_array().unwrap() {
+            let Some(size) = o["parameters"]["binary_data_size"].as_u64() else {
+                continue;
+            };
+            assert!(o.get("data").is_none(), "{o}");
+            let (mine, tail) = rest.split_at(size as usize);
+            rest = tail;
+            let values = mine
+                .chunks_exact(8)
+                .map(|b| match o["datatype"].as_str() {
+                    Some("FP64") => f64::from_le_bytes(b.try_into().unwrap()),
+                    Some("INT64") => i64::from_le_bytes(b.try_into().unwrap()) as f64,
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            binary.push((o["name"].as_str().unwrap().to_string(), values));
+        }
+        assert!(rest.is_empty(), "{} bytes too many", rest.len());
+        (header, binary)
+    }
+
+    fn json_answer() -> Value {
+        let body = json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64", "data": ROWS}]});
+        let response = post(None, serde_json::to_vec(&body).unwrap());
+        decode(&response).0
+    }
+
+    #[test]
+    fn binary_inputs_and_outputs_answer_what_json_does() {
+        let want = json_answer();
+        let probabilities: Vec<f64> = want["outputs"][0]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        let predictions: Vec<f64> = want["outputs"][1]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        // What tritonclient sends with every default: binary input, no outputs listed.
+        let (n, body) = binary_request(
+            json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
+                               "parameters": {"binary_data_size": 2 * 13 * 8}}],
+                   "parameters": {"binary_data_output": true}}),
+            &fp64_bytes(ROWS.concat()),
+        );
+        let response = post(Some(n), body);
+        let (header, binary) = decode(&response);
+        // serde_json reads decimal text back to within an ulp, not always exactly.
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-15)
+        };
+        assert_eq!(binary.len(), 2);
+        assert_eq!(
+            (binary[0].0.as_str(), binary[1].0.as_str()),
+            ("probability", "prediction")
+        );
+        assert!(close(&binary[0].1, &probabilities), "{binary:?}");
+        assert_eq!(binary[1].1, predictions);
+        assert_eq!(header["outputs"][0]["shape"], json!([2]));
+        assert_eq!(header["outputs"][0]["parameters"]["binary_data_size"], 16);
+        assert_eq!(response.header("x-batch-size"), Some("2"));
+        // Binary input, JSON output (nothing asks for binary): plain JSON, equal to the JSON answer.
+        let (n, body) = binary_request(
+            json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
+                               "parameters": {"binary_data_size": 2 * 13 * 8}}]}),
+            &fp64_bytes(ROWS.concat()),
+        );
+        assert_eq!(decode(&post(Some(n), body)), (want.clone(), vec![]));
+        // JSON input; an output's own binary_data wins over the request's default.
+        let body = json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64", "data": ROWS}],
+                          "parameters": {"binary_data_output": true},
+                          "outputs": [{"name": "prediction", "parameters": {"binary_data": false}},
+                                      {"name": "probability"}]});
+        let (header, binary) = decode(&post(None, serde_json::to_vec(&body).unwrap()));
+        assert_eq!(binary.len(), 1);
+        assert_eq!(binary[0].0, "probability");
+        assert!(close(&binary[0].1, &probabilities), "{binary:?}");
+        assert_eq!(header["outputs"][0]["data"], want["outputs"][1]["data"]);
+    }
+
+    #[test]
+    fn every_datatype_is_read_little_endian_and_nan_is_missing() {
+        let want = json_answer();
+        // Named tensors of every datatype (every value here is whole but oldpeak, sent as FP32).
+        let columns: Vec<Vec<f64>> = (0..N_FEATURES)
+            .map(|i| ROWS.iter().map(|r| r[i]).collect())
+            .collect();
+        let types = [
+            "UINT8", "INT8", "INT16", "UINT16", "INT32", "UINT32", "INT64", "UINT64", "FP64",
+            "FP32", "FP64", "UINT8", "INT32",
+        ];
+        let mut inputs = Vec::new();
+        let mut data = Vec::new();
+        for ((f, column), datatype) in FEATURES.iter().zip(&columns).zip(types) {
+            let start = data.len();
+            for &x in column {
+                match datatype {
+                    "UINT8" => data.push(x as u8),
+                    "INT8" => data.push(x as i8 as u8),
+                    "INT16" => data.extend((x as i16).to_le_bytes()),
+                    "UINT16" => data.extend((x as u16).to_le_bytes()),
+                    "INT32" => data.extend((x as i32).to_le_bytes()),
+                    "UINT32" => data.extend((x as u32).to_le_bytes()),
+                    "INT64" => data.extend((x as i64).to_le_bytes()),
+                    "UINT64" => data.extend((x as u64).to_le_bytes()),
+                    "FP32" => data.extend((x as f32).to_le_bytes()),
+                    _ => data.extend(x.to_le_bytes()),
+                }
+            }
+            inputs.push(json!({"name": f.name, "shape": [2], "datatype": datatype,
+                               "parameters": {"binary_data_size": data.len() - start}}));
+        }
+        let (n, body) = binary_request(json!({ "inputs": inputs }), &data);
+        let (got, _) = decode(&post(Some(n), body));
+        // oldpeak went as FP32 (2.3f32 ≠ 2.3), so compare within float precision.
+        for (a, b) in got["outputs"][0]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(want["outputs"][0]["data"].as_array().unwrap())
+        {
+            assert!(
+                (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-6,
+                "{a} {b}"
+            );
+        }
+        // NaN marks a missing value: imputed for ca, refused for age.
+        let mut rows = ROWS;
+        rows[0][11] = f64::NAN;
+        let (n, body) = binary_request(
+            json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
+                               "parameters": {"binary_data_size": 208}}]}),
+            &fp64_bytes(rows.concat()),
+        );
+        let (with_nan, _) = decode(&post(Some(n), body));
+        let mut nulls = serde_json::to_value(ROWS).unwrap();
+        nulls[0][11] = Value::Null;
+        let body = json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64", "data": nulls}]});
+        assert_eq!(
+            with_nan,
+            decode(&post(None, serde_json::to_vec(&body).unwrap())).0
+        );
+        rows[1][0] = f64::NAN;
+        let (n, body) = binary_request(
+            json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
+                               "parameters": {"binary_data_size": 208}}]}),
+            &fp64_bytes(rows.concat()),
+        );
+        let response = post(Some(n), body);
+        assert_eq!(response.status(), 400);
+        assert!(String::from_utf8_lossy(response.body()).contains("patient 1: age is required"));
+    }
+
+    #[test]
+    fn bad_binary_requests_are_400_with_an_error() {
+        let tensor = |size: Value| {
+            json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
+                               "parameters": {"binary_data_size": size}}]})
+        };
+        let all = fp64_bytes(ROWS.concat());
+        let cases: Vec<(&str, Option<String>, Vec<u8>, &str)> = vec![
+            {
+                let (n, body) = binary_request(tensor(json!(200)), &all[..200]);
+                (
+                    "size not shape × width",
+                    Some(n.to_string()),
+                    body,
+                    "takes 208 bytes",
+                )
+            },
+            {
+                let (n, body) = binary_request(tensor(json!(208)), &all[..100]);
+                (
+                    "fewer bytes than declared",
+                    Some(n.to_string()),
+                    body,
+                    "only 100 bytes",
+                )
+            },
+            {
+                let (n, mut body) = binary_request(tensor(json!(208)), &all);
+                body.push(0);
+                (
+                    "bytes left over",
+                    Some(n.to_string()),
+                    body,
+                    "1 bytes of binary tensor data are left over",
+                )
+            },
+            {
+                let (_, body) = binary_request(tensor(json!(208)), &all);
+                let n = body.len() + 1;
+                (
+                    "header length beyond the body",
+                    Some(n.to_string()),
+                    body,
+                    "beyond the body",
+                )
+            },
+            {
+                let (_, body) = binary_request(tensor(json!(208)), &all);
+                (
+                    "header length not a number",
+                    Some("x".to_string()),
+                    body,
+                    "must be the length",
+                )
+            },
+            {
+                let (n, body) = binary_request(tensor(json!(208)), &all);
+                (
+                    "header length too short",
+                    Some((n - 1).to_string()),
+                    body,
+                    "not valid JSON",
+                )
+            },
+            {
+                let (_, body) = binary_request(tensor(json!(208)), &[]);
+                (
+                    "binary_data_size without the header",
+                    None,
+                    body,
+                    "only 0 bytes",
+                )
+            },
+            {
+                let (n, body) = binary_request(tensor(json!(-8)), &all);
+                (
+                    "negative size",
+                    Some(n.to_string()),
+                    body,
+                    "non-negative integer",
+                )
+            },
+            {
+                let mut header = tensor(json!(208));
+                header["inputs"][0]["data"] = json!([1]);
+                let (n, body) = binary_request(header, &all);
+                (
+                    "data and binary_data_size",
+                    Some(n.to_string()),
+                    body,
+                    "not both",
+                )
+            },
+            {
+                let mut header = tensor(json!(208));
+                header["parameters"] = json!({"binary_data_output": "yes"});
+                let (n, body) = binary_request(header, &all);
+                (
+                    "binary_data_output not a boolean",
+                    Some(n.to_string()),
+                    body,
+                    "true or false",
+                )
+            },
+        ];
+        for (name, header_length, body, says) in cases {
+            let headers = header_length
+                .map(|v| vec![(OIP_HEADER_LENGTH.to_string(), v.into_bytes())])
+                .unwrap_or_default();
+            let response = crate::respond(Request::new(Method::Post, INFER, headers, body));
+            assert_eq!(response.status(), 400, "{name}");
+            assert_eq!(
+                response.header("content-type"),
+                Some("application/json"),
+                "{name}"
+            );
+            let error: Value = serde_json::from_slice(response.body()).unwrap();
+            let message = error["error"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: {error}"));
+            assert!(message.contains(says), "{name}: {message}");
+        }
+    }
 }

@@ -2,6 +2,11 @@
 //! a small body in one `blocking-write-and-flush` (which takes at most 4096 bytes), a large
 //! one (a batch's answer, up to ~480 KB) in writes as large as the host accepts, then one
 //! flush.
+//!
+//! Every answer declares its `content-length`. The answer to a `HEAD` request is the `GET`
+//! answer, body included: the host, which knows the request's method, sends the head only
+//! (RFC 9110 §9.3.2), and a body shorter than the declared length would be an error to
+//! wasi:http hosts (they check what is written against `content-length`).
 
 use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
@@ -18,6 +23,10 @@ pub fn send(response: Response, out: ResponseOutparam) {
     let headers: Vec<(String, Vec<u8>)> = response
         .headers()
         .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .chain([(
+            "content-length".to_string(),
+            response.body().len().to_string().into_bytes(),
+        )])
         .collect();
     let Ok(fields) = Fields::from_list(&headers) else {
         return;

@@ -1,6 +1,8 @@
 //! A small static router: a table of method, path pattern and handler, where a `:name`
 //! segment captures that part of the path. A path that some route knows under another method
-//! is a 405 with the `Allow` it needs; anything else is a 404.
+//! is a 405 with the `Allow` it needs; anything else is a 404. `HEAD` goes wherever `GET` goes
+//! (RFC 9110 §9.3.2: the same status and headers, and the host sends no body), so every `GET`
+//! route allows `GET, HEAD`.
 //!
 //! spin-sdk's `Router` does the same with a trie built per request and boxed async handlers;
 //! every request builds a fresh instance here, so a constant table is both faster and
@@ -59,17 +61,24 @@ pub enum Found<'a> {
     NotFound,
 }
 
-/// Looks a request up in the table.
+/// Looks a request up in the table; a `HEAD` request finds the `GET` route.
 pub fn find<'a>(routes: &[Route], method: &Method, path: &'a str) -> Found<'a> {
+    let method = match method {
+        Method::Head => &Method::Get,
+        other => other,
+    };
     let mut allow: Vec<String> = Vec::new();
     for route in routes {
         if let Some(params) = captures(route.pattern, path) {
             if route.method == *method {
                 return Found::Route(route.handler, params);
             }
-            let m = route.method.to_string();
-            if !allow.contains(&m) {
-                allow.push(m);
+            let heads = (route.method == Method::Get).then_some(Method::Head);
+            for m in std::iter::once(&route.method).chain(&heads) {
+                let m = m.to_string();
+                if !allow.contains(&m) {
+                    allow.push(m);
+                }
             }
         }
     }
@@ -104,11 +113,52 @@ mod tests {
         Response::new(200, "text/plain", Vec::new())
     }
 
+    fn created(_: &Request, _: &Params) -> Response {
+        Response::new(201, "text/plain", Vec::new())
+    }
+
     const ROUTES: &[Route] = &[
         Route::post("/predict", ok),
         Route::get("/v2/models/:model", ok),
         Route::get("/v2/models/:model/versions/:version/ready", ok),
+        Route::get("/both", ok),
+        Route::post("/both", created),
     ];
+
+    fn status(found: Found) -> u16 {
+        match found {
+            Found::Route(handler, params) => {
+                let req = Request::new(Method::Get, "/", vec![], vec![]);
+                handler(&req, &params).status()
+            }
+            Found::WrongMethod(_) => 405,
+            Found::NotFound => 404,
+        }
+    }
+
+    #[test]
+    fn head_goes_where_get_goes() {
+        assert_eq!(status(find(ROUTES, &Method::Head, "/both")), 200);
+        assert_eq!(status(find(ROUTES, &Method::Post, "/both")), 201);
+        match find(ROUTES, &Method::Head, "/v2/models/heart/versions/7/ready") {
+            Found::Route(_, p) => assert_eq!(p.get("version"), Some("7")),
+            _ => panic!("no match"),
+        }
+        // Not where only POST goes, and the Allow of a GET route names HEAD.
+        assert!(
+            matches!(find(ROUTES, &Method::Head, "/predict"), Found::WrongMethod(a) if a == "POST")
+        );
+        assert!(
+            matches!(find(ROUTES, &Method::Put, "/v2/models/m"), Found::WrongMethod(a) if a == "GET, HEAD")
+        );
+        assert!(
+            matches!(find(ROUTES, &Method::Delete, "/both"), Found::WrongMethod(a) if a == "GET, HEAD, POST")
+        );
+        assert!(matches!(
+            find(ROUTES, &Method::Head, "/nowhere"),
+            Found::NotFound
+        ));
+    }
 
     #[test]
     fn matches_methods_paths_and_captures() {

@@ -3,9 +3,11 @@
 //! serialisation) and the model core: generated bodies, generated valid patients, and the
 //! algebra of the answers.
 
+mod support;
+
 use heart_disease_api::{Method, Request};
 use heart_model::model::{sigmoid, DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::MAX_ERRORS;
+use heart_model::request::{MAX_BATCH, MAX_ERRORS};
 use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
 use heart_model::{Patient, PredictRequest, MODEL, MODEL_VERSION};
 use proptest::prelude::*;
@@ -287,8 +289,158 @@ fn edited_json() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// A body with a key given twice where a patient or the batch wrapper is read: in a single
+/// patient, in one item of a batch, `"instances"` itself, or an unknown key of the wrapper;
+/// the second value the same as the first or any other.
+fn repeated_key_body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        patient(),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        prop_oneof![Just(None), json_value().prop_map(Some)],
+        0u8..4,
+        1usize..4,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(p, which, place, value, layout, n, at)| {
+            let object = |members: &[(String, String)]| {
+                let inner: Vec<String> = members.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                format!("{{{}}}", inner.join(","))
+            };
+            let members: Vec<(String, String)> = patient_json(&p)
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()).to_string(), v.to_string()))
+                .collect();
+            let (key, first) = members[which.index(members.len())].clone();
+            let again = value.map_or(first, |v| v.to_string());
+            let mut repeated = members.clone();
+            repeated.insert(place.index(members.len() + 1), (key, again));
+            let text = match layout {
+                0 => object(&repeated),
+                1 => {
+                    let mut items = vec![object(&members); n];
+                    items[at.index(n)] = object(&repeated);
+                    format!("{{\"instances\":[{}]}}", items.join(","))
+                }
+                2 => format!(
+                    "{{\"instances\":[{}],\"instances\":[{}]}}",
+                    object(&members),
+                    object(&members)
+                ),
+                _ => format!("{{\"x\":1,\"instances\":[{}],\"x\":2}}", object(&members)),
+            };
+            text.into_bytes()
+        })
+}
+
+/// The oracle of `POST /predict` for any body, from serde_json rather than the component's own
+/// reader: 400 exactly for what serde_json refuses; a key repeated in a patient or the batch
+/// wrapper is 422 naming it (JSON Pointer) as repeated; otherwise the answer to the body as
+/// serde_json reads it (the last of repeated keys deeper down wins), written back out.
+fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
+    let a = predict(body);
+    assert_well_formed(&a);
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        prop_assert_eq!(a.status, 400, "{}", a.body);
+        return Ok(());
+    };
+    let repeated = support::repeated_keys(body, MAX_BATCH).expect("serde_json reads it");
+    let errors = a.body["errors"].as_array().cloned().unwrap_or_default();
+    let complete = errors.len() < MAX_ERRORS;
+    let said_repeated: Vec<&str> = errors
+        .iter()
+        .filter(|e| e["reason"].as_str().unwrap().contains("more than once"))
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    if !repeated.is_empty() {
+        prop_assert_eq!(a.status, 422, "{}", a.body);
+        for field in &said_repeated {
+            prop_assert!(
+                repeated.iter().any(|r| r == field),
+                "{field} is not repeated: {}",
+                a.body
+            );
+        }
+        if complete {
+            for field in &repeated {
+                prop_assert!(
+                    said_repeated.contains(&field.as_str()),
+                    "{field} not named: {}",
+                    a.body
+                );
+            }
+        }
+        return Ok(());
+    }
+    prop_assert!(said_repeated.is_empty(), "{}", a.body);
+    // serde_json (without its float_roundtrip feature) may read a long decimal an ulp off,
+    // where the component's reader rounds correctly: numbers are compared to 1e-9, and the
+    // errors by field (their reasons quote the value read).
+    let reference = predict(&serde_json::to_vec(&value).unwrap());
+    prop_assert_eq!(
+        a.status,
+        reference.status,
+        "{} vs {}",
+        a.body,
+        reference.body
+    );
+    if a.status == 200 {
+        prop_assert!(
+            nearly_equal(&a.body, &reference.body),
+            "{} vs {}",
+            a.body,
+            reference.body
+        );
+    } else if complete {
+        // The same fields; their order follows the members', which serde_json's map may change.
+        let sorted = |body: &Value| {
+            let mut fields: Vec<String> = body["errors"]
+                .as_array()
+                .map(|a| a.iter().map(|e| e["field"].to_string()).collect())
+                .unwrap_or_default();
+            fields.sort();
+            fields
+        };
+        prop_assert_eq!(sorted(&a.body), sorted(&reference.body));
+    }
+    Ok(())
+}
+
+/// Equal JSON, but for numbers, which may differ by 1e-9 (relative to their size, at least 1).
+fn nearly_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| nearly_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| nearly_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// serde_json decides every body (accepting exactly what it accepts, answering what its
+    /// reading gets), but for keys repeated in a patient or the batch wrapper, which are 422
+    /// naming the field where serde_json would keep the last value.
+    #[test]
+    fn the_answer_is_serde_json_s_but_for_repeated_keys(body in prop_oneof![
+        2 => repeated_key_body(),
+        2 => edited_json(),
+        1 => json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+    ]) {
+        check_against_serde_json(&body)?;
+    }
 
     /// The request reader (heart_model::json) accepts exactly the JSON serde_json accepts,
     /// with the same nesting limit, so a body is a 400 on the same grounds as with a parser
@@ -296,6 +448,7 @@ proptest! {
     #[test]
     fn the_reader_accepts_exactly_json(body in prop_oneof![
         edited_json(),
+        repeated_key_body(),
         prop::collection::vec(any::<u8>(), 0..64),
     ]) {
         let mut reader = heart_model::json::Reader::new(&body);
@@ -342,7 +495,7 @@ proptest! {
             "application/json", "application/json; charset=utf-8", "Application/JSON",
             "text/plain", "application/x-www-form-urlencoded", "", "json",
         ])),
-        method in prop::sample::select(vec![Method::Post, Method::Get, Method::Put, Method::Delete]),
+        method in prop::sample::select(vec![Method::Post, Method::Get, Method::Head, Method::Put, Method::Delete]),
         path in prop::sample::select(vec!["/predict", "/health", "/model", "/", "/predict/x"]),
     ) {
         let a = call(method, path, content_type, &body);
@@ -420,6 +573,20 @@ fn generators_reach_both_answers() {
         }
     }
     assert!(ok >= 10 && refused >= 10, "ok {ok}, refused {refused}");
+    // Every body of the repeated-key generator repeats a key the oracle names, in each place.
+    let mut places = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let body = repeated_key_body().new_tree(&mut runner).unwrap().current();
+        let repeated = support::repeated_keys(&body, MAX_BATCH).expect("JSON");
+        assert!(!repeated.is_empty(), "{}", String::from_utf8_lossy(&body));
+        places.extend(repeated.iter().map(|p| match p.split('/').nth(1) {
+            Some("instances") if p.len() > "/instances".len() => "item",
+            Some("instances") => "instances",
+            Some("x") => "wrapper",
+            _ => "patient",
+        }));
+    }
+    assert_eq!(places.len(), 4, "{places:?}");
     let weights_with_sign = FEATURES
         .iter()
         .scan(0, |col, f| {

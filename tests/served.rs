@@ -49,7 +49,96 @@ fn check_all(runtime: Runtime) {
     batch_of_1000_equals_1000_single_calls(s);
     imputation_is_reported(s);
     every_error_class_is_problem_json(s);
+    head_answers_like_get(s);
+    repeated_keys_are_named(s);
     the_log_has_one_line_per_request_and_no_patient_values(s);
+}
+
+/// HEAD on every GET route: the GET answer's status and headers (its content-length
+/// included), and no body. HEAD where only POST goes is a 405 like any other wrong method.
+fn head_answers_like_get(s: &Server) {
+    let model = "/v2/models/heart-disease";
+    let version = format!("{model}/versions/{MODEL_VERSION}");
+    let paths = [
+        "/health".to_string(),
+        "/model".into(),
+        "/openapi.json".into(),
+        "/docs".into(),
+        "/v2".into(),
+        "/v2/health/live".into(),
+        "/v2/health/ready".into(),
+        model.into(),
+        format!("{model}/ready"),
+        version.clone(),
+        format!("{version}/ready"),
+        "/v2/models/other".into(),
+        "/nowhere".into(),
+    ];
+    // Headers that differ between two requests whatever the method.
+    let comparable = |r: &support::Resp| {
+        let mut headers: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k != "date")
+            .cloned()
+            .collect();
+        headers.sort();
+        headers
+    };
+    for path in &paths {
+        let id = "head-check";
+        let get = s.send(&Req::get(path).header("x-request-id", id));
+        let head = s.send(&Req::new("HEAD", path).header("x-request-id", id));
+        let ctx = format!("{:?} HEAD {path}", s.runtime);
+        assert_eq!(head.status, get.status, "{ctx}");
+        assert!(
+            head.body.is_empty(),
+            "{ctx}: a body of {} bytes",
+            head.body.len()
+        );
+        assert_eq!(
+            get.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "{ctx}: GET's content-length"
+        );
+        assert_eq!(comparable(&head), comparable(&get), "{ctx}");
+    }
+    let r = s.send(&Req::new("HEAD", "/predict"));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = s.send(&Req::post("/health", vec![]));
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+}
+
+/// A key given twice in a patient or in the batch wrapper: 422 naming it.
+fn repeated_keys_are_named(s: &Server) {
+    let good = patient_json(&dataset()[0]).to_string();
+    let twice = good.replacen('{', "{\"age\":40,", 1);
+    for (body, field) in [
+        (twice.clone(), "/age"),
+        (
+            format!("{{\"instances\":[{good},{good},{good},{twice}]}}"),
+            "/instances/3/age",
+        ),
+        (
+            format!("{{\"instances\":[{good}],\"instances\":[{good}]}}"),
+            "/instances",
+        ),
+    ] {
+        let r = s.post_json("/predict", &body);
+        assert_eq!(r.status, 422, "{:?}: {}", s.runtime, r.text());
+        let errors = r.json()["errors"].clone();
+        assert!(
+            errors
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field
+                    && e["reason"].as_str().unwrap().contains("more than once")),
+            "{:?}: {errors}",
+            s.runtime
+        );
+    }
 }
 
 /// The 303 patients of the training data (their missing `ca`/`thal` as `null`).
@@ -322,7 +411,7 @@ fn every_error_class_is_problem_json(s: &Server) {
                 .header("content-type", "application/json")
                 .body(Body::Chunked {
                     chunk: vec![b' '; 16 * 1024],
-                    chunks: 4096,
+                    chunks: 512,
                 }),
             413,
             vec![],
@@ -388,7 +477,8 @@ fn every_error_class_is_problem_json(s: &Server) {
         }
         if status == 405 {
             assert!(
-                r.header("allow").is_some_and(|a| a == "POST" || a == "GET"),
+                r.header("allow")
+                    .is_some_and(|a| a == "POST" || a == "GET, HEAD"),
                 "{ctx}"
             );
         }

@@ -6,14 +6,21 @@
 //! - byte 0: the method, byte 1: the path, byte 2: the content type, each an index into the
 //!   tables below (modulo their length); the last entry of `PATHS` and `CONTENT_TYPES` means
 //!   "taken from the input": the bytes up to the next `\n`, kept to what a real HTTP host
-//!   would pass on (visible ASCII);
+//!   would pass on (visible ASCII); `application/octet-stream` (the Open Inference
+//!   Protocol's binary tensor data) also takes an `Inference-Header-Content-Length` value
+//!   from the input that way;
 //! - the rest: the body.
 
 #![no_main]
 
+// The repeated-key oracle (serde_json's reading, every member kept), shared with the tests.
+#[allow(dead_code)]
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
 use heart_disease_api::{Method, Request, Response};
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::MAX_ERRORS;
+use heart_model::request::{MAX_BATCH, MAX_ERRORS};
 use heart_model::{PredictRequest, RequestError, MODEL, MODEL_VERSION};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -44,7 +51,7 @@ const PATHS: [&str; 21] = [
     "/nope",
     "", // from the input
 ];
-const CONTENT_TYPES: [Option<&str>; 9] = [
+const CONTENT_TYPES: [Option<&str>; 10] = [
     Some("application/json"),
     Some("application/json; charset=utf-8"),
     Some("APPLICATION/JSON"),
@@ -53,8 +60,11 @@ const CONTENT_TYPES: [Option<&str>; 9] = [
     Some("application/problem+json"),
     Some("application/jsonx"),
     Some(""),
-    Some(""), // from the input
+    Some(BINARY), // and Inference-Header-Content-Length from the input
+    Some(""),     // from the input
 ];
+const BINARY: &str = "application/octet-stream";
+const HEADER_LENGTH: &str = "inference-header-content-length";
 
 fn method(name: &str) -> Method {
     match name {
@@ -96,12 +106,18 @@ fuzz_target!(|data: &[u8]| {
         i if i == CONTENT_TYPES.len() - 1 => Some(take_line(&mut rest)),
         i => CONTENT_TYPES[i].map(str::to_string),
     };
+    let header_length = (content_type.as_deref() == Some(BINARY)).then(|| take_line(&mut rest));
     let body = rest.to_vec();
 
-    let headers = content_type
+    let mut headers: Vec<(String, Vec<u8>)> = content_type
         .iter()
         .map(|ct| ("content-type".to_string(), ct.as_bytes().to_vec()))
         .collect();
+    headers.extend(
+        header_length
+            .iter()
+            .map(|n| (HEADER_LENGTH.to_string(), n.as_bytes().to_vec())),
+    );
     let request = Request::new(method(method_name), &path, headers, body.clone());
     let routed_path = request.path().to_string();
 
@@ -109,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
     let protocol = routed_path == "/v2" || routed_path.starts_with("/v2/");
     check_every_response(&response, protocol);
     if protocol && status(&response) == 200 && routed_path.ends_with("/infer") {
-        check_inference(&json(&response));
+        check_inference(&response);
     }
 
     // The oracle for what reaches the prediction endpoint: the model core on the host.
@@ -126,16 +142,26 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         check_prediction(&body, &response);
-    } else if routed_path == "/health" && method_name == "GET" {
+    } else if routed_path == "/health" && ["GET", "HEAD"].contains(&method_name) {
+        // HEAD answers what GET does (the host drops the body).
         assert_eq!(status(&response), 200);
         assert_eq!(
             json(&response),
             serde_json::json!({"status": "ok", "model_version": MODEL_VERSION})
         );
-    } else if routed_path == "/model" && method_name == "GET" {
+    } else if routed_path == "/model" && ["GET", "HEAD"].contains(&method_name) {
         assert_eq!(status(&response), 200);
     } else if ["/predict", "/health", "/model"].contains(&routed_path.as_str()) {
         assert_eq!(status(&response), 405);
+        let allow = header(&response, "allow").unwrap_or_default();
+        assert_eq!(
+            allow,
+            if routed_path == "/predict" {
+                "POST"
+            } else {
+                "GET, HEAD"
+            }
+        );
     }
 });
 
@@ -170,6 +196,12 @@ fn check_every_response(response: &Response, protocol: bool) {
         assert_eq!(code, 200);
         return;
     }
+    if content_type == BINARY {
+        // Binary inference outputs: checked by check_inference.
+        assert!(code == 200 && protocol, "{code}");
+        assert!(header(response, HEADER_LENGTH).is_some());
+        return;
+    }
     let body = json(response);
     if code >= 400 && !protocol {
         assert_eq!(content_type, "application/problem+json");
@@ -197,8 +229,45 @@ fn check_every_response(response: &Response, protocol: bool) {
 }
 
 /// An Open Inference Protocol answer: tensors of one length N, probabilities finite in
-/// [0, 1], predictions their 0.5 threshold.
-fn check_inference(answer: &Value) {
+/// [0, 1], predictions their 0.5 threshold. Binary outputs (an `application/octet-stream`
+/// answer) are decoded first: the JSON header's length in `Inference-Header-Content-Length`,
+/// then each binary output's `binary_data_size` bytes, little-endian, in output order.
+fn check_inference(response: &Response) {
+    let mut answer: Value;
+    if let Some(length) = header(response, HEADER_LENGTH) {
+        let length: usize = length.parse().expect("a length");
+        let (head, mut rest) = response.body().split_at(length);
+        answer = serde_json::from_slice(head).expect("a JSON header");
+        for o in answer["outputs"].as_array_mut().expect("outputs") {
+            let Some(size) = o["parameters"]["binary_data_size"].as_u64() else {
+                assert!(o["data"].is_array(), "{o}");
+                continue;
+            };
+            assert!(o.get("data").is_none(), "{o}");
+            let (bytes, tail) = rest.split_at(size as usize);
+            rest = tail;
+            assert_eq!(bytes.len() % 8, 0);
+            let data: Vec<Value> = bytes
+                .chunks_exact(8)
+                .map(|b| {
+                    let b: [u8; 8] = b.try_into().unwrap();
+                    match o["datatype"].as_str() {
+                        Some("FP64") => serde_json::json!(f64::from_le_bytes(b)),
+                        Some("INT64") => serde_json::json!(i64::from_le_bytes(b)),
+                        other => panic!("datatype {other:?}"),
+                    }
+                })
+                .collect();
+            o["data"] = Value::Array(data);
+        }
+        assert!(
+            rest.is_empty(),
+            "{} bytes after the binary outputs",
+            rest.len()
+        );
+    } else {
+        answer = json(response);
+    }
     assert_eq!(answer["model_version"], MODEL_VERSION);
     let outputs = answer["outputs"].as_array().expect("outputs");
     let tensor = |name: &str| {
@@ -228,9 +297,77 @@ fn check_inference(answer: &Value) {
     }
 }
 
-/// `POST /predict` with a JSON content type answers exactly what the model core says.
+/// Equal JSON, but for numbers, which may differ by 1e-9 (relative to their size, at least 1).
+fn nearly_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| nearly_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| nearly_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// `POST /predict` with a JSON content type: serde_json's reading decides, but for keys
+/// repeated in a patient or the batch wrapper (422 naming each), and the answer is exactly
+/// what the model core says.
 fn check_prediction(body: &[u8], response: &Response) {
     let answer = json(response);
+    match support::repeated_keys(body, MAX_BATCH) {
+        None => assert_eq!(status(response), 400, "serde_json refuses the body"),
+        Some(repeated) => {
+            let errors = answer["errors"].as_array().cloned().unwrap_or_default();
+            let said: Vec<&str> = errors
+                .iter()
+                .filter(|e| {
+                    e["reason"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("more than once")
+                })
+                .map(|e| e["field"].as_str().unwrap_or(""))
+                .collect();
+            if repeated.is_empty() {
+                // The answer to the body as serde_json reads it (the last of keys repeated
+                // deeper down wins), written back out.
+                assert!(said.is_empty(), "{answer}");
+                let value: Value = serde_json::from_slice(body).expect("serde_json reads it");
+                let reference = heart_disease_api::respond(Request::new(
+                    Method::Post,
+                    "/predict",
+                    vec![("content-type".into(), b"application/json".to_vec())],
+                    serde_json::to_vec(&value).unwrap(),
+                ));
+                assert_eq!(status(response), status(&reference));
+                if status(response) == 200 {
+                    // serde_json (without float_roundtrip) may read a long decimal an ulp off,
+                    // where the component's reader rounds correctly.
+                    let reference = json(&reference);
+                    assert!(nearly_equal(&answer, &reference), "{answer} vs {reference}");
+                }
+            } else {
+                assert_eq!(status(response), 422, "{repeated:?}");
+                assert!(
+                    said.iter().all(|f| repeated.iter().any(|r| r == f)),
+                    "{answer}"
+                );
+                if errors.len() < MAX_ERRORS {
+                    assert!(
+                        repeated.iter().all(|r| said.contains(&r.as_str())),
+                        "{answer}"
+                    );
+                }
+            }
+        }
+    }
     match PredictRequest::from_json_bytes(body) {
         Err(RequestError::Syntax(_)) => assert_eq!(status(response), 400),
         Err(RequestError::Invalid { errors, total }) => {

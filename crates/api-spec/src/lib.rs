@@ -5,7 +5,10 @@
 //! constant strings; the tests call them to check the served copies and run schemathesis.
 
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::{BODY_READ_TIMEOUT_SECS, MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS};
+use heart_model::request::{
+    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
+    MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS,
+};
 use heart_model::schema::{Domain, FEATURES, N_FEATURES};
 use serde_json::{json, Map, Value};
 
@@ -16,6 +19,26 @@ pub const OIP_MODEL_NAME: &str = "heart-disease";
 pub const OIP_DATATYPES: [&str; 10] = [
     "FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
 ];
+
+/// The header of the Open Inference Protocol's binary tensor data extension: the length of
+/// the JSON at the start of a body that goes on with raw tensor bytes.
+pub const OIP_HEADER_LENGTH: &str = "Inference-Header-Content-Length";
+
+/// The 408 answer's description: the body-reading rules.
+fn timeout_description() -> String {
+    format!(
+        "The body stalled (no byte for {BODY_IDLE_TIMEOUT_SECS} s), or arrived slower than {BODY_MIN_RATE} bytes/s \
+         on average after its first {BODY_START_SECS} s ({MAX_BODY_BYTES} bytes take at most {BODY_MAX_SECS} s)"
+    )
+}
+
+/// The 413 answer's description.
+fn too_large_description() -> String {
+    format!(
+        "Body over {MAX_BODY_BYTES} bytes. Unless the client sent `Expect: 100-continue`, the rest of a body of up to \
+         {DISCARD_MAX_BYTES} bytes is read and discarded before this answer, so that a client still writing sees it"
+    )
+}
 
 /// A patient as in the data set's first row, for examples.
 fn example_patient() -> Value {
@@ -198,6 +221,18 @@ fn model_params(with_version: bool) -> Value {
     Value::Array(params)
 }
 
+/// The inference operation's parameters: the model (and version) path parameters and the
+/// binary extension's header.
+fn oip_infer_params(with_version: bool) -> Value {
+    let mut params = model_params(with_version);
+    if let Value::Array(list) = &mut params {
+        list.push(json!({"name": OIP_HEADER_LENGTH, "in": "header", "required": false,
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "Binary tensor data extension: the length in bytes of the JSON at the start of the body"}));
+    }
+    params
+}
+
 fn oip_model_paths(paths: &mut Map<String, Value>, base: &str, with_version: bool) {
     let tag = json!(["Open Inference Protocol"]);
     paths.insert(
@@ -215,21 +250,51 @@ fn oip_model_paths(paths: &mut Map<String, Value>, base: &str, with_version: boo
     paths.insert(
         format!("{base}/infer"),
         json!({"post": {"tags": tag, "summary": "Inference", "operationId": format!("oipInfer{}", if with_version {"AtVersion"} else {""}),
-            "description": "Inputs: one tensor `patients` [N, 13] in feature order, or one tensor per feature [N]. \
+            "description": format!("Inputs: one tensor `patients` [N, 13] in feature order, or one tensor per feature [N]. \
                             `null` marks a missing slope, ca or thal. 1 to 1000 patients. Outputs: `probability` FP64 [N], \
-                            `prediction` INT64 [N]; `outputs` selects some; `id` is echoed.",
-            "parameters": model_params(with_version),
-            "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("OipInferRequest"),
-                "example": {"id": "req-1", "inputs": [{"name": "patients", "shape": [1, N_FEATURES], "datatype": "FP64",
-                    "data": [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]}]}}}},
+                            `prediction` INT64 [N]; `outputs` selects some; `id` is echoed. \
+                            Binary tensor data extension: with `{OIP_HEADER_LENGTH}: L` the body is L bytes of JSON, then the \
+                            little-endian bytes of each input that gives `parameters.binary_data_size` instead of `data`, in input \
+                            order (NaN in a floating-point tensor is a missing value). `parameters.binary_data_output: true` (every \
+                            output) or an output's `parameters.binary_data: true` asks for binary outputs: the answer is then \
+                            `application/octet-stream`, L bytes of JSON (L in `{OIP_HEADER_LENGTH}`) listing each binary output with \
+                            `parameters.binary_data_size`, then their bytes in output order."),
+            "parameters": oip_infer_params(with_version),
+            "requestBody": {"required": true, "content": {
+                "application/json": {"schema": schema_ref("OipInferRequest"),
+                    "example": {"id": "req-1", "inputs": [{"name": "patients", "shape": [1, N_FEATURES], "datatype": "FP64",
+                        "data": [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]}]}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                    "description": format!("The JSON inference request ({OIP_HEADER_LENGTH} bytes), then the binary inputs' bytes")}}}},
             "responses": {
-                "200": ok_json("Outputs", schema_ref("OipInferResponse")),
+                "200": {"description": "Outputs: JSON, or with binary outputs the JSON header and their bytes",
+                        "headers": {"x-model-version": {"$ref": "#/components/headers/ModelVersion"},
+                                    "x-request-id": {"$ref": "#/components/headers/RequestId"},
+                                    OIP_HEADER_LENGTH: {"description": "With binary outputs: the length of the JSON at the start of the body",
+                                                        "schema": {"type": "integer", "minimum": 0}}},
+                        "content": {"application/json": {"schema": schema_ref("OipInferResponse")},
+                                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
                 "400": oip_error("Malformed request or invalid patient values"),
                 "404": oip_error("Unknown model or version"),
-                "408": problem(&format!("The body did not arrive within {BODY_READ_TIMEOUT_SECS} s")),
-                "413": problem("Body over the size limit")
+                "408": problem(&timeout_description()),
+                "413": problem(&too_large_description())
             }}}),
     );
+}
+
+/// An inference answer (or, with binary outputs, its JSON header): each output has its `data`,
+/// or, in binary, `parameters.binary_data_size`.
+fn oip_infer_response_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "model_name": {"const": OIP_MODEL_NAME}, "model_version": {"type": "string"}, "id": {"type": "string"},
+        "outputs": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"enum": ["probability", "prediction"]}, "datatype": {"enum": ["FP64", "INT64"]},
+            "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array", "items": {"type": "number"}},
+            "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+                           "required": ["binary_data_size"]}},
+            "required": ["name", "datatype", "shape"],
+            "oneOf": [{"required": ["data"]}, {"required": ["parameters"]}]}}},
+        "required": ["model_name", "model_version", "outputs"]})
 }
 
 /// The OpenAPI 3.1 document served at `GET /openapi.json`.
@@ -255,8 +320,8 @@ pub fn openapi() -> Value {
                     "content": {"application/json": {"schema": {"oneOf": [schema_ref("Assessment"), schema_ref("BatchAssessment")]},
                                                       "example": single_example}}},
             "400": problem("The body is not JSON, or could not be read to its end"),
-            "408": problem(&format!("The body did not arrive within {BODY_READ_TIMEOUT_SECS} s")),
-            "413": problem("Body over the size limit"),
+            "408": problem(&timeout_description()),
+            "413": problem(&too_large_description()),
             "415": problem("Content-Type is not application/json"),
             "422": problem("Valid JSON, but not a valid request: every offending field is listed")
         }
@@ -292,7 +357,8 @@ pub fn openapi() -> Value {
             "summary": "Heart-disease risk from the 13 UCI Cleveland features (logistic regression)",
             "description": format!("Model version {}. Every response carries `x-model-version` and `x-request-id`. \
                                     Errors of the native API are RFC 9457 problem details; the Open Inference Protocol \
-                                    endpoints answer errors as `{{\"error\": \"...\"}}`. Wrong methods get 405 with `Allow`.",
+                                    endpoints answer errors as `{{\"error\": \"...\"}}`. Wrong methods get 405 with `Allow`. \
+                                    Every GET operation answers HEAD too: the same status and headers, no body.",
                                    heart_model::MODEL_VERSION),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
         },
@@ -333,23 +399,17 @@ pub fn openapi() -> Value {
                           "required": ["name", "versions", "platform", "inputs", "outputs"]},
                 "OipInferRequest": {"type": "object", "properties": {
                           "id": {"type": "string"},
-                          "parameters": {"type": "object"},
                           "inputs": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
                               "name": {"type": "string", "enum": input_names},
                               "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
                               "datatype": {"enum": OIP_DATATYPES},
                               "parameters": {"type": "object"},
                               "data": {"type": "array"}}, "required": ["name", "shape", "datatype", "data"]}},
+                          "parameters": {"type": "object", "properties": {"binary_data_output": {"type": "boolean"}}},
                           "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"enum": ["probability", "prediction"]},
-                              "parameters": {"type": "object"}}, "required": ["name"]}}},
+                              "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}}}, "required": ["name"]}}},
                           "required": ["inputs"]},
-                "OipInferResponse": {"type": "object", "properties": {
-                          "model_name": {"const": OIP_MODEL_NAME}, "model_version": {"type": "string"}, "id": {"type": "string"},
-                          "outputs": {"type": "array", "items": {"type": "object", "properties": {
-                              "name": {"enum": ["probability", "prediction"]}, "datatype": {"enum": ["FP64", "INT64"]},
-                              "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array", "items": {"type": "number"}}},
-                              "required": ["name", "datatype", "shape", "data"]}}},
-                          "required": ["model_name", "model_version", "outputs"]}
+                "OipInferResponse": oip_infer_response_schema()
             }
         }
     })
@@ -433,18 +493,24 @@ term in the logit), <code>intercept</code> and <code>imputed</code>.</p>
 <h2>Errors</h2>
 <p>Native endpoints answer errors as <code>application/problem+json</code> with <code>title</code>, <code>status</code>,
 <code>detail</code> and, for a bad body, <code>errors: [{{"field": "/cp", "reason": "..."}}]</code> naming every offending field.
-400: not JSON or a body cut short; 404: unknown path; 408: a body that stalls; 405: wrong method (with <code>Allow</code>); 413: body too large;
-415: not <code>application/json</code>; 422: invalid values, types, missing or unknown fields, bad batch size.
+400: not JSON or a body cut short; 404: unknown path; 408: a body that pauses {idle} s or averages under {rate} bytes/s after its first {start} s;
+405: wrong method (with <code>Allow</code>; every GET endpoint also answers HEAD); 413: body over {max_body} bytes;
+415: not <code>application/json</code>; 422: invalid values, types, missing, unknown or repeated fields, bad batch size.
 The Open Inference Protocol endpoints answer <code>{{"error": "..."}}</code> with 400 or 404.</p>
 <h2>Open Inference Protocol</h2>
 <p>Model <code>heart-disease</code>: send one FP64 tensor <code>patients</code> of shape [N, 13] in the order
-{order}, or one tensor per feature of shape [N]. Outputs <code>probability</code> (FP64) and <code>prediction</code> (INT64).</p>
+{order}, or one tensor per feature of shape [N]. Outputs <code>probability</code> (FP64) and <code>prediction</code> (INT64).
+Tensors may go both ways as binary data (<code>{header_length}</code>, <code>binary_data_size</code>, <code>binary_data_output</code>), as Triton's clients send and read them.</p>
 </body></html>
 "#,
         version = heart_model::MODEL_VERSION,
         example = escape(&example),
         max_batch = MAX_BATCH,
         max_body = MAX_BODY_BYTES,
+        idle = BODY_IDLE_TIMEOUT_SECS,
+        rate = BODY_MIN_RATE,
+        start = BODY_START_SECS,
+        header_length = OIP_HEADER_LENGTH,
         threshold = DECISION_THRESHOLD,
         moderate = MODERATE_RISK_FROM,
         high = HIGH_RISK_FROM,

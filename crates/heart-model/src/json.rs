@@ -5,7 +5,10 @@
 //! It accepts exactly JSON text: UTF-8, the grammar's numbers, strings with their escapes and
 //! no raw control characters, at most [`MAX_DEPTH`] nested arrays and objects (serde_json's
 //! limit, so a deep body is refused rather than overflowing the stack), and nothing but
-//! whitespace after the value. Numbers that do not fit an f64 are refused too.
+//! whitespace after the value. Numbers that do not fit an f64 are refused too. A name given
+//! twice in one object is JSON text as well (RFC 8259 only says names should be unique): the
+//! reader passes every member on, and [`crate::request`] refuses a repeated key where it reads
+//! a patient or the batch wrapper.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -145,7 +148,9 @@ impl<'a> Reader<'a> {
         }
         // Clinger's fast path: an integer below 2^53 and a power of ten up to 10^22 are both
         // exact in an f64, so one multiplication or division rounds correctly. Anything else
-        // goes to Rust's parser, which always rounds correctly.
+        // goes to serde_json's parser, which (without its `float_roundtrip` feature) can be
+        // an ulp off for some 16- and 17-digit decimals (971.0485442033041 reads as
+        // 971.048544203304): what the service read before this reader existed.
         if exact && digits < 19 && mantissa < (1 << 53) && (-22..=22).contains(&scale) {
             let m = mantissa as f64;
             let x = if scale < 0 {

@@ -5,7 +5,9 @@ use crate::model::{Assessment, NumberTexts};
 use std::borrow::Cow;
 
 use crate::json::{self, Key, Kind, Reader};
-use crate::patient::{escape_pointer, FieldError, Patient, Raw, RawPatient};
+use crate::patient::{
+    escape_pointer, sorted_counts, FieldError, Patient, Raw, RawPatient, REPEATED_KEY,
+};
 use crate::schema::{feature_index, FEATURES};
 
 /// Largest accepted request body. A batch of [`MAX_BATCH`] patients needs about 125 bytes a
@@ -13,9 +15,33 @@ use crate::schema::{feature_index, FEATURES};
 /// it; 256 KiB does, and still bounds what one request can make a server hold.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// How long a server waits for a whole request body, in seconds: 256 KiB in 10 s is
-/// 26 KB/s, far below any real link, and a stalled client holds nothing open for long.
-pub const BODY_READ_TIMEOUT_SECS: u64 = 10;
+/// How long a server waits for the next byte of a request body, in seconds: a body that
+/// stalls is refused (408) this long after its last byte, and frees what it held.
+pub const BODY_IDLE_TIMEOUT_SECS: u64 = 2;
+
+/// The slowest a request body may arrive on average, in bytes per second, after a start of
+/// [`BODY_START_SECS`]: by `t` seconds after the request arrived, at least
+/// `BODY_MIN_RATE × (t − BODY_START_SECS)` bytes of its body must be in. 32 KiB/s is about
+/// 260 kbit/s, slower than a 3G uplink (384 kbit/s), so an honest client is not cut off; a
+/// client that trickles a byte now and then to dodge the idle timeout is.
+pub const BODY_MIN_RATE: u64 = 32 * 1024;
+
+/// The start a body gets before [`BODY_MIN_RATE`] applies, in seconds (one or two round
+/// trips of a slow link, and TCP's slow start).
+pub const BODY_START_SECS: u64 = 2;
+
+/// The longest any accepted body can take, in seconds: the start, then [`MAX_BODY_BYTES`] at
+/// [`BODY_MIN_RATE`] (2 s + 8 s = 10 s). Smaller bodies get proportionally less.
+pub const BODY_MAX_SECS: u64 = BODY_START_SECS + MAX_BODY_BYTES as u64 / BODY_MIN_RATE;
+
+/// How much of a refused (413) body a server reads and discards before answering, so that a
+/// client that writes its whole body before reading (no `Expect: 100-continue`, like Python's
+/// urllib) sees the 413 instead of a broken pipe: 32 MiB, counted from the body's first byte.
+pub const DISCARD_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How long a server spends discarding a refused body, in seconds from the refusal (the
+/// idle timeout applies too). 32 MiB in 5 s needs about 54 Mbit/s.
+pub const DISCARD_MAX_SECS: u64 = 5;
 
 /// Most patients in one batch request.
 pub const MAX_BATCH: usize = 1000;
@@ -139,7 +165,7 @@ pub fn check_batch_size(n: usize) -> Result<(), FieldError> {
 }
 
 /// The value of `"instances"`: an array of patients, validated as it is read, or any other
-/// JSON value.
+/// JSON value, or more than one value (the key was repeated).
 enum Instances {
     Array {
         patients: Vec<Patient>,
@@ -147,27 +173,40 @@ enum Instances {
         len: usize,
     },
     Other(&'static str),
+    Repeated,
 }
 
-/// A batch: every top-level key but `"instances"` is an error, then the size, then the items.
+/// A batch: every top-level key but `"instances"` is an error (and a repeated one is also
+/// said to be), then the size, then the items. A repeated `"instances"` is an error alone:
+/// which of its values was meant is unknown, so no item is checked.
 fn validate_batch(
-    members: RawPatient,
+    mut members: RawPatient,
     instances: Instances,
 ) -> Result<PredictRequest, RequestError> {
-    let mut keys: Vec<&str> = features_present(&members).collect();
-    keys.extend(members.unknown.iter().map(String::as_str));
-    keys.sort_unstable();
-    keys.dedup();
-    let mut errors: Vec<FieldError> = keys
-        .into_iter()
-        .map(|k| {
-            FieldError::new(
-                format!("/{}", escape_pointer(k)),
-                "unknown field; a batch has only \"instances\"",
-            )
+    let mut keys: Vec<String> = features_present(&members)
+        .flat_map(|(i, name)| {
+            let times = if members.repeated & (1 << i) != 0 {
+                2
+            } else {
+                1
+            };
+            std::iter::repeat_n(name.to_string(), times)
         })
         .collect();
+    keys.append(&mut members.unknown);
+    let mut errors = Vec::new();
+    for (key, count) in sorted_counts(&mut keys) {
+        let field = || format!("/{}", escape_pointer(key));
+        errors.push(FieldError::new(
+            field(),
+            "unknown field; a batch has only \"instances\"",
+        ));
+        if count > 1 {
+            errors.push(FieldError::new(field(), REPEATED_KEY));
+        }
+    }
     match instances {
+        Instances::Repeated => errors.push(FieldError::new("/instances", REPEATED_KEY)),
         Instances::Array { len, .. } if check_batch_size(len).is_err() => {
             errors.extend(check_batch_size(len).err());
         }
@@ -189,13 +228,14 @@ fn validate_batch(
     Err(RequestError::invalid(errors))
 }
 
-/// Names of the features a set of members holds (any value, `null` included).
-fn features_present(members: &RawPatient) -> impl Iterator<Item = &'static str> + '_ {
+/// Index and name of the features a set of members holds (any value, `null` included).
+fn features_present(members: &RawPatient) -> impl Iterator<Item = (usize, &'static str)> + '_ {
     crate::schema::FEATURES
         .iter()
         .zip(&members.values)
-        .filter(|(_, raw)| **raw != Raw::Absent)
-        .map(|(f, _)| f.name)
+        .enumerate()
+        .filter(|(_, (_, raw))| **raw != Raw::Absent)
+        .map(|(i, (f, _))| (i, f.name))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -225,11 +265,16 @@ fn read_members(
         };
         match name.as_deref().map_or(Some(next), feature_index) {
             Some(i) => {
+                members.saw(i);
                 members.values[i] = read_feature(r)?;
                 next = i + 1;
             }
             None if batch_key && name.as_deref() == Some("instances") => {
-                instances = Some(read_instances(r)?)
+                let value = read_instances(r)?;
+                instances = Some(match instances {
+                    None => value,
+                    Some(_) => Instances::Repeated,
+                });
             }
             None => {
                 r.skip()?;
@@ -421,12 +466,86 @@ mod tests {
         );
     }
 
+    /// Every error as (field, said to be repeated).
+    fn repeated(e: RequestError) -> Vec<(String, bool)> {
+        match e {
+            RequestError::Invalid { errors, .. } => errors
+                .into_iter()
+                .map(|e| (e.field, e.reason == REPEATED_KEY))
+                .collect(),
+            RequestError::Syntax(m) => panic!("syntax error: {m}"),
+        }
+    }
+
+    fn owned(errors: &[(&str, bool)]) -> Vec<(String, bool)> {
+        errors.iter().map(|(f, r)| (f.to_string(), *r)).collect()
+    }
+
     #[test]
-    fn a_repeated_member_counts_once_with_its_last_value() {
-        let body = format!(r#"{{"age":"x",{}"#, &PATIENT[1..]);
-        assert_eq!(single(&body).unwrap().get(0), Some(63.0));
-        let body = format!(r#"{{"zz":1,"zz":2,{}"#, &PATIENT[1..]);
-        assert_eq!(fields(single(&body).unwrap_err()), ["/zz"]);
+    fn a_repeated_member_is_refused_and_named() {
+        // Even with the same value twice, and when the last value would be valid.
+        for first in ["63", "\"x\"", "null"] {
+            let body = format!(r#"{{"age":{first},{}"#, &PATIENT[1..]);
+            assert_eq!(
+                repeated(single(&body).unwrap_err()),
+                owned(&[("/age", true)]),
+                "{body}"
+            );
+        }
+        // Written differently, the same name.
+        let body = format!(r#"{{"\u0061ge":63,{}"#, &PATIENT[1..]);
+        assert_eq!(
+            repeated(single(&body).unwrap_err()),
+            owned(&[("/age", true)])
+        );
+        // An unknown key given twice is unknown and repeated; other errors are still listed.
+        let body = format!(r#"{{"zz":1,"zz":2,"cp":9,{}"#, &PATIENT[1..]);
+        assert_eq!(
+            repeated(single(&body).unwrap_err()),
+            owned(&[("/zz", false), ("/zz", true), ("/cp", true)])
+        );
+        let body = edited(&[("cp", Some("9"))]).replacen('{', r#"{"zz":1,"zz":2,"#, 1);
+        assert_eq!(
+            repeated(single(&body).unwrap_err()),
+            owned(&[("/zz", false), ("/zz", true), ("/cp", false)])
+        );
+    }
+
+    #[test]
+    fn a_repeated_member_in_a_batch_is_named_with_its_item() {
+        let twice = format!(r#"{{"sex":0,{}"#, &PATIENT[1..]);
+        let body = format!(r#"{{"instances":[{PATIENT},{PATIENT},{PATIENT},{twice}]}}"#);
+        assert_eq!(
+            repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
+            owned(&[("/instances/3/sex", true)])
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_in_the_batch_wrapper_is_refused_and_named() {
+        let body = format!(r#"{{"instances":[{PATIENT}],"instances":[{PATIENT}]}}"#);
+        assert_eq!(
+            repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
+            owned(&[("/instances", true)])
+        );
+        // The items of a repeated "instances" are not checked: which list counts is unknown.
+        let body = format!(r#"{{"instances":[{{}}],"instances":5,"instances":[{PATIENT}]}}"#);
+        assert_eq!(
+            repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
+            owned(&[("/instances", true)])
+        );
+        // Other keys of the wrapper: unknown, and repeated when they are.
+        let body = format!(r#"{{"age":1,"instances":[{PATIENT}],"age":2,"x":3}}"#);
+        assert_eq!(
+            repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
+            owned(&[("/age", false), ("/age", true), ("/x", false)])
+        );
+        // Broken JSON is still a syntax error first.
+        let body = format!(r#"{{"instances":[{PATIENT}],"instances":[}}"#);
+        assert!(matches!(
+            PredictRequest::from_json_bytes(body.as_bytes()),
+            Err(RequestError::Syntax(_))
+        ));
     }
 
     #[test]
