@@ -1,9 +1,6 @@
 """Serve the real release .wasm on 127.0.0.1 for the API tests, once per runtime."""
 
-import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,24 +23,3 @@ def base_url(request):
         pytest.skip(f"{request.param}: left out by HEART_SKIP_RUNTIMES")
     with runtimes.serve(request.param) as server:
         yield server.url
-
-
-def post_json(url: str, body) -> tuple[int, dict]:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def dataset() -> list[dict]:
-    """The training patients as API objects (missing values as null)."""
-    names = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak", "slope", "ca", "thal"]
-    rows = []
-    for line in (REPO / "model/data/processed.cleveland.data").read_text().splitlines():
-        cells = line.strip().split(",")[:13]
-        rows.append({n: (None if c == "?" else float(c)) for n, c in zip(names, cells)})
-    return rows
