@@ -45,6 +45,7 @@ wasmtime:
 # (cargo deny) find them on a machine that has never built the project.
 crates:
 	cargo fetch --locked
+	cargo fetch --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml
 
 # Spin, containerd-shim-spin and a `ctr` that can pull Spin artifacts come from their own
 # installers, not from a package registry: say what is missing before the tests do.
@@ -103,8 +104,8 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api test-spin test-stress
-test: deps lint test-rust test-api test-spin test-stress test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+.PHONY: test lint test-rust test-api test-spin test-logs test-stress
+test: deps lint test-rust test-api test-spin test-logs test-stress test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -119,6 +120,10 @@ test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protoco
 
 test-spin: build venv ## spin build, the `make push` artifact, the node runtime's restart from the precompiled layer, OTLP export
 	$(PY) -m pytest tests/spin tests/otel -q -p no:cacheprovider
+
+test-logs: build venv ## the log collector's parser: monitoring/logs/vector.yaml's VRL program (the real vrl crate) on the lines the component prints under spin up
+	cargo build --release --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml --target-dir target/vrl-check
+	$(PY) -m pytest tests/logs -q -p no:cacheprovider
 
 test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
 	$(PY) -m pytest tests/stress -q -p no:cacheprovider

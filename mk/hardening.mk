@@ -60,6 +60,7 @@ fuzz-smoke: fuzz-tools ## a short fuzz run (FUZZ_SMOKE_SECONDS, default 60) from
 
 deny: deny-tools ## dependency policy (deny.toml): licences, duplicate versions, crates.io only; offline
 	cargo deny --frozen check licenses bans sources
+	cargo deny --frozen --manifest-path monitoring/logs/vrl-check/Cargo.toml --config monitoring/logs/vrl-check/deny.toml check licenses bans sources
 
 audit: deny-tools ## RustSec advisories via cargo deny (needs network to fetch the advisory database)
 	cargo deny check advisories

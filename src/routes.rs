@@ -16,6 +16,7 @@ pub const ROUTES: &[Route] = &[
     Route::post("/predict", predict),
     Route::get("/health", health),
     Route::get("/model", model_card),
+    Route::get("/model/figures/:name", model_figure),
     Route::get("/openapi.json", openapi),
     Route::get("/docs", docs),
     Route::get("/v2", oip::server_metadata),
@@ -120,6 +121,39 @@ struct Health {
 /// `GET /model`: the model card written by the trainer.
 fn model_card(_: &Request, _: &Params) -> Response {
     json_bytes(MODEL_CARD_JSON)
+}
+
+/// The model card's figures, drawn by the trainer from its cross-validation
+/// (`model/figures/`, listed in the card's `figures`): file name and SVG text.
+pub const MODEL_FIGURES: &[(&str, &str)] = &[
+    ("roc.svg", include_str!("../model/figures/roc.svg")),
+    (
+        "calibration.svg",
+        include_str!("../model/figures/calibration.svg"),
+    ),
+    (
+        "coefficients.svg",
+        include_str!("../model/figures/coefficients.svg"),
+    ),
+];
+
+/// `GET /model/figures/{name}`: one of the model card's figures, as SVG.
+fn model_figure(_: &Request, params: &Params) -> Response {
+    let name = params.get("name").unwrap_or("");
+    match MODEL_FIGURES.iter().find(|(file, _)| *file == name) {
+        Some((_, svg)) => typed(200, "image/svg+xml", *svg),
+        None => {
+            let names: Vec<&str> = MODEL_FIGURES.iter().map(|(file, _)| *file).collect();
+            problem(
+                Status::NotFound,
+                &format!(
+                    "No figure {name:?}; the model card's figures are {}.",
+                    names.join(", ")
+                ),
+                &[],
+            )
+        }
+    }
 }
 
 /// 415 unless the body is declared as JSON (`application/json`, parameters allowed).

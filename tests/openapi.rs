@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use heart_disease_api::routes::{OPENAPI_JSON, ROUTES};
+use heart_disease_api::routes::{MODEL_FIGURES, OPENAPI_JSON, ROUTES};
 
 #[test]
 fn documented_operations_are_the_routed_ones() {
@@ -48,4 +48,15 @@ fn the_baked_document_is_generated_from_the_feature_table() {
             f.name
         );
     }
+}
+
+/// The figures the component serves are the ones the model card lists (and documents).
+#[test]
+fn served_figures_are_the_model_cards() {
+    let served: Vec<&str> = MODEL_FIGURES.iter().map(|(name, _)| *name).collect();
+    let listed: Vec<String> = api_spec::model_figures()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(served, listed);
 }

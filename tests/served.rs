@@ -50,8 +50,34 @@ fn check_all(runtime: Runtime) {
     imputation_is_reported(s);
     every_error_class_is_problem_json(s);
     head_answers_like_get(s);
+    model_figures_are_served(s);
     repeated_keys_are_named(s);
     the_log_has_one_line_per_request_and_no_patient_values(s);
+}
+
+/// The model card's figures: each one the trainer drew, byte for byte, as SVG, and on the docs
+/// page; an unknown name is a problem+json 404 that lists the figures.
+fn model_figures_are_served(s: &Server) {
+    let docs = s.send(&Req::get("/docs")).text();
+    for (name, _) in api_spec::model_figures() {
+        let r = s.send(&Req::get(&format!("/model/figures/{name}")));
+        assert_eq!(r.status, 200, "{:?} {name}", s.runtime);
+        assert_eq!(r.header("content-type"), Some("image/svg+xml"));
+        let drawn = std::fs::read(support::repo().join("model/figures").join(&name)).unwrap();
+        assert_eq!(
+            r.body, drawn,
+            "{:?}: {name} is the trainer's file",
+            s.runtime
+        );
+        assert!(
+            docs.contains(&format!("src=\"/model/figures/{name}\"")),
+            "/docs shows {name}"
+        );
+    }
+    let r = s.send(&Req::get("/model/figures/nope.svg"));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(r.json()["detail"].as_str().unwrap().contains("roc.svg"));
 }
 
 /// HEAD on every GET route: the GET answer's status and headers (its content-length
@@ -62,6 +88,8 @@ fn head_answers_like_get(s: &Server) {
     let paths = [
         "/health".to_string(),
         "/model".into(),
+        "/model/figures/roc.svg".into(),
+        "/model/figures/none.svg".into(),
         "/openapi.json".into(),
         "/docs".into(),
         "/v2".into(),

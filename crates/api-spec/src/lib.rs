@@ -185,6 +185,23 @@ fn problem_schema() -> Value {
     })
 }
 
+/// The model card's figures (its `figures` list, written by the trainer): file name under
+/// `/model/figures/` and what the figure shows.
+pub fn model_figures() -> Vec<(String, String)> {
+    let card: Value =
+        serde_json::from_str(heart_model::MODEL_CARD_JSON).expect("the model card is JSON");
+    card["figures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap_or_default();
+            let name = file.rsplit('/').next().unwrap_or(file).to_string();
+            (name, f["shows"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
 fn problem(description: &str) -> Value {
     json!({"description": description, "headers": headers(),
            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
@@ -331,6 +348,12 @@ pub fn openapi() -> Value {
     paths.insert("/model".into(), json!({"get": {"tags": ["Service"], "summary": "The model card", "operationId": "modelCard",
         "description": "Training data, features with encoding and imputation values, scaler statistics, coefficients, cross-validated metrics.",
         "responses": {"200": ok_json("The model card", json!({"type": "object", "required": ["name", "model_version", "features", "cross_validation"]}))}}}));
+    let figure_names: Vec<String> = model_figures().into_iter().map(|(name, _)| name).collect();
+    paths.insert("/model/figures/{name}".into(), json!({"get": {"tags": ["Service"], "summary": "A figure of the model card (SVG)", "operationId": "modelFigure",
+        "description": "ROC curve, calibration curve and coefficients, drawn by the trainer from its cross-validation.",
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "enum": figure_names}}],
+        "responses": {"200": {"description": "The figure", "headers": headers(), "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                      "404": problem("No figure of that name")}}}));
     paths.insert("/openapi.json".into(), json!({"get": {"tags": ["Service"], "summary": "This document", "operationId": "openapi",
         "responses": {"200": ok_json("OpenAPI 3.1", json!({"type": "object", "required": ["openapi", "paths"]}))}}}));
     paths.insert("/docs".into(), json!({"get": {"tags": ["Service"], "summary": "The API reference as a web page", "operationId": "docs",
@@ -462,6 +485,15 @@ pub fn docs_html(openapi: &Value) -> String {
             }
         ));
     }
+    let figures: String = model_figures()
+        .iter()
+        .map(|(name, shows)| {
+            format!(
+                "<figure><img src=\"/model/figures/{name}\" alt=\"{alt}\" loading=\"lazy\"><figcaption>{alt}</figcaption></figure>\n",
+                alt = escape(shows)
+            )
+        })
+        .collect();
     let example = example_patient().to_string();
     format!(
         r#"<!doctype html>
@@ -471,7 +503,7 @@ pub fn docs_html(openapi: &Value) -> String {
 body{{font:16px/1.5 system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
 h1{{font-size:1.6rem}} h2{{margin-top:2rem;border-bottom:1px solid #d0d7de}}
 table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}}
-th{{background:#f6f8fa}} code,pre{{font-family:ui-monospace,monospace;font-size:.9em}} pre{{background:#f6f8fa;padding:.8rem;overflow:auto}}
+th{{background:#f6f8fa}} figure{{margin:1rem 0}} figure img{{max-width:100%;height:auto}} figcaption{{color:#57606a;font-size:.9em}} code,pre{{font-family:ui-monospace,monospace;font-size:.9em}} pre{{background:#f6f8fa;padding:.8rem;overflow:auto}}
 </style></head><body>
 <h1>heart-disease-api</h1>
 <p>Heart-disease risk from the 13 UCI Cleveland features: an L2-regularised logistic regression,
@@ -497,6 +529,8 @@ term in the logit), <code>intercept</code> and <code>imputed</code>.</p>
 405: wrong method (with <code>Allow</code>; every GET endpoint also answers HEAD); 413: body over {max_body} bytes;
 415: not <code>application/json</code>; 422: invalid values, types, missing, unknown or repeated fields, bad batch size.
 The Open Inference Protocol endpoints answer <code>{{"error": "..."}}</code> with 400 or 404.</p>
+<h2>The model, in pictures</h2>
+{figures}
 <h2>Open Inference Protocol</h2>
 <p>Model <code>heart-disease</code>: send one FP64 tensor <code>patients</code> of shape [N, 13] in the order
 {order}, or one tensor per feature of shape [N]. Outputs <code>probability</code> (FP64) and <code>prediction</code> (INT64).
@@ -504,6 +538,7 @@ Tensors may go both ways as binary data (<code>{header_length}</code>, <code>bin
 </body></html>
 "#,
         version = heart_model::MODEL_VERSION,
+        figures = figures,
         example = escape(&example),
         max_batch = MAX_BATCH,
         max_body = MAX_BODY_BYTES,
