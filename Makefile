@@ -101,6 +101,13 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 	  exec $(WASMTIME) serve -S cli=y --no-logging-prefix --addr $(HOST):$(PORT) $(WASM); \
 	fi
 
+# What a user sees: /docs (with the model card's figures) served by wasmtime and rendered by
+# headless Chromium (Debian's package, installed here when missing) into target/screenshots/.
+.PHONY: screenshot
+screenshot: build wasmtime ## screenshots of /docs and the model card's figures, rendered by headless Chromium, in target/screenshots/
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	python3 tools/screenshot.py
+
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
