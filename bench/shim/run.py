@@ -274,7 +274,13 @@ class SpinUp:
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=rt.spin_env(workdir), start_new_session=True)
         self.ready_s = wait_200(f"{self.url}/health", self.proc, self.log, time.perf_counter())
-        self.pids = [self.proc.pid]
+        # `spin up` runs the HTTP trigger in a child process: count and pin the whole tree.
+        table = proc_table()
+        self.pids, grew = [self.proc.pid], True
+        while grew:
+            children = [pid for pid, (ppid, _) in table.items() if ppid in self.pids and pid not in self.pids]
+            self.pids += children
+            grew = bool(children)
         pin(self.pids, SHIM_CPU)
 
     def stop(self) -> None:
@@ -471,6 +477,8 @@ def main() -> int:
             finally:
                 app.stop()
         r["spin_ratio_ours_hello_rps"] = r["spin"]["ours_c16"]["rps"] / r["spin"]["hello_c16"]["rps"]
+        r["spin_ratio_ours_hello_cpu"] = (r["spin"]["hello_c16"]["cpu_ms_per_req"]
+                                          / r["spin"]["ours_c16"]["cpu_ms_per_req"])
     r["machine"]["load_end"] = loadavg()
     c16, h16 = r["cases"]["ours_c16"], r["cases"]["hello_c16"]
     r["ratio_ours_hello_rps"] = c16["rps"] / h16["rps"]
@@ -582,8 +590,9 @@ def render(r: dict) -> str:
               f"{c['status']} | {c['socket_errors']} | {c['shim_cpu_share']:.0%} | "
               f"{c['cpu_ms_per_req'] * 1000:.0f} µs | {c['req_per_cpu_s'] or 0:,.0f} | "
               f"{c['load_before']} → {c['load_after']} |")
-        w(f"\nUnder `spin up` (Spin {r['versions']['spin']}, the runtime the shim embeds; its one "
-          f"process pinned like the shim's): ours / hello **{r['spin_ratio_ours_hello_rps']:.3f}** in req/s.")
+        w(f"\nUnder `spin up` (Spin {r['versions']['spin']}, the runtime the shim embeds; its "
+          f"processes pinned like the shim's): ours / hello **{r['spin_ratio_ours_hello_rps']:.3f}** in req/s, "
+          f"{r['spin_ratio_ours_hello_cpu']:.3f} in CPU per request (hello's / ours).")
     ok = r["ratio_ours_hello_rps"] >= 0.9
     w(f"\nours / hello: **{r['ratio_ours_hello_rps']:.3f}** in req/s, "
       f"{r['ratio_ours_hello_cpu']:.3f} in CPU per request (hello's / ours) — target ≥ 0.9: "

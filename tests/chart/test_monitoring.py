@@ -363,3 +363,24 @@ def test_networkpolicies_with_monitoring():
         "ports": [{"protocol": "TCP", "port": 4318}]}
     assert col["spec"]["ingress"][1]["ports"] == [{"protocol": "TCP", "port": 8889}]
     assert col["spec"]["egress"] == []
+
+
+@pytest.mark.parametrize("name", ["default", "dev", "prod", "all-on"])
+def test_every_values_file_renders_with_monitoring_on_and_off(name):
+    """Each values file, with the switch on and off: it renders, the monitoring objects come
+    and go with it, and every custom resource validates strictly against its vendored CRD."""
+    import spinkube_crds
+
+    base = load_values(name)
+    for enabled in (True, False):
+        values = copy.deepcopy(base)
+        values.setdefault("monitoring", {})["enabled"] = enabled
+        if enabled:
+            values.setdefault("executor", {})["create"] = True
+        objs = render(values)
+        kinds = {o["kind"] for o in objs}
+        assert ({"ServiceMonitor", "PrometheusRule"} <= kinds) == enabled, (name, enabled, kinds)
+        for o in objs:
+            if (o["apiVersion"], o["kind"]) in spinkube_crds.crds():
+                errors = list(spinkube_crds.validator(o["apiVersion"], o["kind"], "1.34.0").iter_errors(o))
+                assert not errors, (name, enabled, o["kind"], [e.message for e in errors])
