@@ -101,6 +101,15 @@ up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
 	  exec $(WASMTIME) serve -S cli=y --no-logging-prefix --addr $(HOST):$(PORT) $(WASM); \
 	fi
 
+# The same component at the edge: a workerd (Cloudflare Workers) worker in target/edge/ that
+# hands every request to the component's own wasi:http handler (edge/README.md).
+.PHONY: edge edge-up
+edge: build jco ## the component as a workerd / Cloudflare worker in target/edge/
+	node edge/build.mjs
+
+edge-up: edge ## serve target/edge/ with workerd on http://127.0.0.1:3000 (PORT=…)
+	node_modules/.bin/workerd serve target/edge/config.capnp --socket-addr http=$(HOST):$(PORT)
+
 # What a user sees: /docs (with the model card's figures) served by wasmtime and rendered by
 # headless Chromium (Debian's package, installed here when missing) into target/screenshots/.
 .PHONY: screenshot
@@ -111,8 +120,8 @@ screenshot: build wasmtime ## screenshots of /docs and the model card's figures,
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api test-spin test-logs test-stress
-test: deps lint test-rust test-api test-spin test-logs test-stress test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+.PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge
+test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -131,6 +140,9 @@ test-spin: build venv ## spin build, the `make push` artifact, the node runtime'
 test-logs: build venv ## the log collector's parser: monitoring/logs/vector.yaml's VRL program (the real vrl crate) on the lines the component prints under spin up
 	cargo build --release --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml --target-dir target/vrl-check
 	$(PY) -m pytest tests/logs -q -p no:cacheprovider
+
+test-edge: build jco ## workerd answers byte for byte as wasmtime serve; the preview2-shim stdio override is still needed
+	node --test edge/test/
 
 test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
 	$(PY) -m pytest tests/stress -q -p no:cacheprovider

@@ -30,7 +30,7 @@ bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RS
 	  NATIVE=$(NATIVE) SYMBOLS_CWASM=$(SYMBOLS_CWASM) BENCH_NICE=$(BENCH_NICE) \
 	  WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
 	  python3 bench/run.py
-	$(MAKE) --no-print-directory bench-shim
+	$(MAKE) --no-print-directory bench-shim bench-edge
 
 bench-tools:
 	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,3 +58,10 @@ bench-build: rust-targets build wasmtime
 bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md
 	cargo build --release --target $(WASM_TARGET) -p bench-hello
 	WRK=$$(command -v wrk) python3 bench/shim/run.py
+
+# The component on workerd (edge/): ours through its own wasi:http handler, beside the typed
+# export and a trivial hello worker under the same workerd; cold start and RSS. Writes
+# bench/edge/results.json and bench/edge/RESULTS.md.
+.PHONY: bench-edge
+bench-edge: build jco bench-tools ## workerd: ours vs hello, cold start, RSS; writes bench/edge/RESULTS.md
+	python3 bench/edge/run.py

@@ -9,6 +9,8 @@ One place knows how each host starts, is known to be ready, and stops:
   spin-oci   `spin registry push` to a loopback registry, then `spin up --from` that reference
   shim       the same artifact pulled by a private containerd and run by containerd-shim-spin,
              SpinKube's node runtime (`ctr run --runtime io.containerd.spin.v2`)
+  workerd    Cloudflare's Workers runtime (`workerd serve`) on the worker `node edge/build.mjs`
+             builds from the .wasm (jco transpile + preview2-shim; see edge/README.md)
 
 As a program (the Rust tests start it this way):
 
@@ -51,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPIN_TOML = REPO / "spin.toml"
 DEFAULT_WASM = REPO / "target" / "heart_disease_api.wasm"
 APP = "heart-disease-api"
-RUNTIMES = ("wasmtime", "jco", "spin", "spin-oci", "shim")
+RUNTIMES = ("wasmtime", "jco", "spin", "spin-oci", "shim", "workerd")
 # Media type of the layers the shim precompiles (SpinKube's documented artifact format).
 WASM_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
 # containerd's name for the shim: it runs `containerd-shim-spin-v2` from PATH.
@@ -61,6 +63,8 @@ READY_TIMEOUT_S = 180
 INSTALL = {
     "wasmtime": "run `make deps` (cargo install wasmtime-cli --locked --version 48.0.8)",
     "jco": "run `make deps` (npm ci installs jco from package-lock.json)",
+    "workerd": "run `make deps` (npm ci installs workerd from package-lock.json)",
+    "node": "install Node.js 20 (Debian package nodejs)",
     "spin": "install Spin 3.6.3 with its official installer (https://spinframework.dev/v3/install)"
     " and put `spin` on PATH",
     "docker-registry": "run `make deps` (Debian package docker-registry)",
@@ -86,9 +90,9 @@ def skipped(runtime: str) -> bool:
 def program(name: str, runtime: str) -> str:
     """The path of a program on PATH (or cargo's bin folder), or a Missing error."""
     found = shutil.which(name) or shutil.which(name, path=str(Path.home() / ".cargo" / "bin"))
-    if name == "jco":
-        jco = REPO / "node_modules" / ".bin" / "jco"
-        found = str(jco) if jco.exists() else None
+    if name in ("jco", "workerd"):
+        local = REPO / "node_modules" / ".bin" / name
+        found = str(local) if local.exists() else None
     if not found:
         skip_name = "spin" if runtime == "spin-oci" else runtime
         raise Missing(f"{runtime}: `{name}` is not installed: {INSTALL[name]}; "
@@ -399,6 +403,11 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
             server.pid = stack.enter_context(
                 process(cmd, log, runtime, env={**spin_env(workdir), **env})).pid
+        elif runtime == "workerd":
+            edge = build_edge(wasm, workdir / "edge", runtime)
+            cmd = [program("workerd", runtime), "serve", str(edge / "config.capnp"),
+                   "--socket-addr", f"http={addr}"]
+            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
         else:  # shim
             node = Containerd(workdir)
             pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
@@ -412,6 +421,17 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             stack.callback(stop_container, node, name, proc)
         wait_http(f"{server.url}/health", None, log, runtime)
         yield server
+
+
+def build_edge(wasm: Path, out: Path, runtime: str = "workerd") -> Path:
+    """`node edge/build.mjs` (what `make edge` runs) from `wasm` into `out`; checks the worker
+    was built from that .wasm (build.json records its sha256)."""
+    run([program("node", runtime), str(REPO / "edge" / "build.mjs"), "--wasm", str(wasm),
+         "--out", str(out)], "edge/build.mjs", cwd=REPO)
+    built = json.loads((out / "build.json").read_text())["sha256"]
+    if built != sha256_file(wasm):
+        raise RuntimeError(f"edge/build.mjs built from sha256:{built}, not {wasm}")
+    return out
 
 
 def stop_container(node: Containerd, name: str, proc: subprocess.Popen, timeout: float = 15) -> int:
@@ -485,6 +505,7 @@ NEEDS = {
     "spin": ["spin"],
     "spin-oci": ["spin", "docker-registry"],
     "shim": ["spin", "docker-registry", "containerd", "containerd-shim-spin-v2", "ctr"],
+    "workerd": ["node", "jco", "workerd"],
 }
 
 

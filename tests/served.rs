@@ -1,8 +1,8 @@
 //! The release `.wasm`, served by every real host it ships to (`wasmtime serve`, `jco serve`,
-//! `spin up`, `spin up --from` the pushed OCI artifact, and containerd-shim-spin under
-//! containerd), answers real HTTP requests exactly as the host-side model core does. Each
-//! host serves the same bytes: the launcher checks the sha256 (and the registry's wasm layer
-//! digest) before a test starts.
+//! `spin up`, `spin up --from` the pushed OCI artifact, containerd-shim-spin under containerd,
+//! and workerd, Cloudflare's runtime), answers real HTTP requests exactly as the host-side
+//! model core does. Each host serves the same bytes: the launcher checks the sha256 (and the
+//! registry's wasm layer digest) before a test starts.
 
 mod support;
 
@@ -37,6 +37,13 @@ fn spin_up_from_registry() {
 #[test]
 fn containerd_shim_spin() {
     check_all(Runtime::Shim);
+}
+
+/// The same component at the edge: transpiled by jco into a Cloudflare Worker (edge/),
+/// served by workerd.
+#[test]
+fn workerd() {
+    check_all(Runtime::Workerd);
 }
 
 fn check_all(runtime: Runtime) {

@@ -53,6 +53,9 @@ pub enum Runtime {
     /// The same artifact pulled by a private containerd and run by containerd-shim-spin,
     /// SpinKube's node runtime.
     Shim,
+    /// `workerd serve` (Cloudflare's Workers runtime) on the worker `edge/build.mjs` builds:
+    /// the component transpiled by jco, answering through its own wasi:http handler.
+    Workerd,
 }
 
 impl Runtime {
@@ -63,6 +66,7 @@ impl Runtime {
             Runtime::Spin => "spin",
             Runtime::SpinOci => "spin-oci",
             Runtime::Shim => "shim",
+            Runtime::Workerd => "workerd",
         }
     }
 

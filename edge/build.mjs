@@ -1,0 +1,143 @@
+// Builds the workerd worker for the component: `node edge/build.mjs [--wasm PATH] [--out DIR]`.
+//
+// Writes (default: target/edge/):
+//   heart_disease_api.js, *.core*.wasm  the component, `jco transpile --instantiation async`
+//   core.js                             the core modules as compiled WebAssembly.Modules, by name
+//   preview2-shim/*.js                  preview2-shim's browser build (only the files used)
+//   preview2-stdio.js                   js/preview2-stdio.js (fresh stdio streams per call)
+//   worker.js                           edge/worker.js
+//   config.capnp                        a workerd config declaring every module above: .js as ES
+//                                       modules, .wasm as wasm modules; socket "http"
+//   build.json                          the source .wasm's path and sha256, what was written
+// then serve it with
+//   node_modules/.bin/workerd serve target/edge/config.capnp --socket-addr http=127.0.0.1:PORT
+// or upload the same modules with `wrangler deploy -c edge/wrangler.toml` (no bundling).
+//
+// Package specifiers (`@bytecodealliance/preview2-shim/io`) in the two hand-written modules are
+// rewritten to the copies' relative paths, so every module is a plain file with relative
+// imports: workerd resolves nothing from node_modules.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const NAME = "heart_disease_api";
+// Workers' runtime API as of this date (<= the installed workerd's newest, and today).
+export const COMPATIBILITY_DATE = "2026-11-01";
+export const COMPATIBILITY_FLAGS = [];
+
+function args() {
+  const out = { wasm: process.env.HEART_WASM || join(REPO, "target", `${NAME}.wasm`), out: join(REPO, "target", "edge") };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--wasm") out.wasm = argv[++i];
+    else if (argv[i] === "--out") out.out = argv[++i];
+    else throw new Error(`usage: node edge/build.mjs [--wasm PATH] [--out DIR] (got ${argv[i]})`);
+  }
+  out.wasm = resolve(out.wasm);
+  out.out = resolve(out.out);
+  return out;
+}
+
+function shimDir() {
+  // The package's exports pick its Node build under Node; its browser build sits beside it.
+  const require = createRequire(join(REPO, "package.json"));
+  return join(dirname(require.resolve("@bytecodealliance/preview2-shim")), "..", "browser");
+}
+
+const SHIM_SPEC = /(["'])@bytecodealliance\/preview2-shim\/([a-z-]+)\1/g;
+const rewriteShim = (src, prefix) => src.replace(SHIM_SPEC, (_, q, name) => `${q}${prefix}${name}.js${q}`);
+
+// The shim's files reachable from `entries` through relative imports/exports.
+function shimClosure(dir, entries) {
+  const seen = new Set();
+  const todo = [...entries];
+  while (todo.length) {
+    const file = todo.pop();
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const src = readFileSync(join(dir, file), "utf8");
+    for (const m of src.matchAll(/(?:import|export)[^"';]*?from\s*["'](\.\/[^"']+)["']/g)) todo.push(m[1].slice(2));
+  }
+  return [...seen].sort();
+}
+
+function capnpString(s) {
+  return JSON.stringify(s);
+}
+
+export function build({ wasm, out }) {
+  if (!existsSync(wasm)) throw new Error(`${wasm} is missing: build it with \`make build\``);
+  const bytes = readFileSync(wasm);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+
+  const jco = join(REPO, "node_modules", ".bin", "jco");
+  const t = spawnSync(jco, ["transpile", wasm, "--instantiation", "async", "--name", NAME, "--no-typescript", "-q", "-o", out], { encoding: "utf8" });
+  if (t.status !== 0) throw new Error(`jco transpile failed (${t.status}):\n${t.stdout}${t.stderr}`);
+
+  // Types are of no use to workerd (and name versioned import keys the code does not read).
+  rmSync(join(out, `${NAME}.d.ts`), { force: true });
+  rmSync(join(out, "interfaces"), { recursive: true, force: true });
+  const cores = readdirSync(out).filter((f) => f.endsWith(".wasm")).sort();
+  // The bindings only reach import.meta.url when no getCoreModule is given (it always is here),
+  // but workerd rejects the expression itself: make that fallback an explicit error instead.
+  const bindingsPath = join(out, `${NAME}.js`);
+  let bindings = readFileSync(bindingsPath, "utf8");
+  bindings = bindings.replaceAll("import.meta.url", '(() => { throw new Error("core modules must be passed to instantiate()"); })()');
+  writeFileSync(bindingsPath, bindings);
+
+  writeFileSync(
+    join(out, "core.js"),
+    "// Generated by edge/build.mjs: the component's core modules, compiled by workerd at load.\n" +
+      cores.map((f, i) => `import m${i} from "./${f}";\n`).join("") +
+      `export default {\n${cores.map((f, i) => `  ${JSON.stringify(f)}: m${i},\n`).join("")}};\n`,
+  );
+
+  const shim = shimDir();
+  const shimFiles = shimClosure(shim, ["cli.js", "clocks.js", "http.js", "io.js", "random.js"]);
+  mkdirSync(join(out, "preview2-shim"));
+  for (const f of shimFiles) cpSync(join(shim, f), join(out, "preview2-shim", f));
+
+  writeFileSync(join(out, "preview2-stdio.js"), rewriteShim(readFileSync(join(REPO, "js", "preview2-stdio.js"), "utf8"), "./preview2-shim/"));
+  writeFileSync(join(out, "worker.js"), rewriteShim(readFileSync(join(REPO, "edge", "worker.js"), "utf8"), "./preview2-shim/"));
+
+  const esModules = ["worker.js", "core.js", `${NAME}.js`, "preview2-stdio.js", ...shimFiles.map((f) => `preview2-shim/${f}`)];
+  const modules = [
+    ...esModules.map((m) => `    (name = ${capnpString(m)}, esModule = embed ${capnpString(m)}),`),
+    ...cores.map((m) => `    (name = ${capnpString(m)}, wasm = embed ${capnpString(m)}),`),
+  ];
+  writeFileSync(
+    join(out, "config.capnp"),
+    `# Generated by edge/build.mjs from ${relative(REPO, wasm) || wasm} (sha256 ${sha256}).
+# node_modules/.bin/workerd serve config.capnp --socket-addr http=127.0.0.1:PORT
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "heart-disease-api", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:8787", http = (), service = "heart-disease-api") ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+${modules.join("\n").replace(/,$/, "")}
+  ],
+  compatibilityDate = ${capnpString(COMPATIBILITY_DATE)},
+  compatibilityFlags = [${COMPATIBILITY_FLAGS.map(capnpString).join(", ")}],
+);
+`,
+  );
+  const manifest = { source: wasm, sha256, modules: [...esModules, ...cores] };
+  writeFileSync(join(out, "build.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const a = args();
+  const m = build(a);
+  console.log(`edge: ${relative(process.cwd(), a.out) || a.out} (${m.modules.length} modules) from ${relative(process.cwd(), a.wasm)} sha256:${m.sha256}`);
+}
