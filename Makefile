@@ -110,6 +110,12 @@ edge: build jco ## the component as a workerd / Cloudflare worker in target/edge
 edge-up: edge ## serve target/edge/ with workerd on http://127.0.0.1:3000 (PORT=…)
 	node_modules/.bin/workerd serve target/edge/config.capnp --socket-addr http=$(HOST):$(PORT)
 
+# The browser page: the same .wasm transpiled by jco; the form is built from the component's
+# own feature table and the assessment runs in the page (target/web/, static files).
+.PHONY: web
+web: build jco ## the browser page in target/web/: the same .wasm run by the browser (serve the folder statically)
+	node web/build.mjs
+
 # What a user sees: /docs (with the model card's figures) served by wasmtime and rendered by
 # headless Chromium (Debian's package, installed here when missing) into target/screenshots/.
 .PHONY: screenshot
@@ -120,8 +126,8 @@ screenshot: build wasmtime ## screenshots of /docs and the model card's figures,
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge
-test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+.PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge test-web
+test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -143,6 +149,10 @@ test-logs: build venv ## the log collector's parser: monitoring/logs/vector.yaml
 
 test-edge: build jco ## workerd answers byte for byte as wasmtime serve; the preview2-shim stdio override is still needed
 	node --test edge/test/
+
+test-web: web wasmtime venv ## the page in headless Chromium: answers equal POST /predict, no request after load, <= 160 kB gzip
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(PY) -m pytest tests/web -q -p no:cacheprovider
 
 test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
 	$(PY) -m pytest tests/stress -q -p no:cacheprovider

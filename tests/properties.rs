@@ -388,7 +388,7 @@ fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
     );
     if a.status == 200 {
         prop_assert!(
-            nearly_equal(&a.body, &reference.body),
+            support::nearly_equal(&a.body, &reference.body),
             "{} vs {}",
             a.body,
             reference.body
@@ -406,25 +406,6 @@ fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(sorted(&a.body), sorted(&reference.body));
     }
     Ok(())
-}
-
-/// Equal JSON, but for numbers, which may differ by 1e-9 (relative to their size, at least 1).
-fn nearly_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| nearly_equal(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| nearly_equal(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 proptest! {

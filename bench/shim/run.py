@@ -573,10 +573,10 @@ def render(r: dict) -> str:
         "ours_c16_prod_limits": ("ours, prod limits", "POST /predict, 1 patient, c=16"),
     }
 
-    def row(key: str) -> str:
-        c = r["cases"][key]
+    def row(key: str, runs: str = "cases", runtime: str = "") -> str:
+        c = r[runs][key]
         app, what = labels[key]
-        return (f"| {app} | {what} | {c['rps']:,.0f} | {us(c['p50_us'])} | {us(c['p99_us'])} | "
+        return (f"| {app}{runtime} | {what} | {c['rps']:,.0f} | {us(c['p50_us'])} | {us(c['p99_us'])} | "
                 f"{c['status']} | {c['socket_errors']} | {c['shim_cpu_share']:.0%} | "
                 f"{c['cpu_ms_per_req'] * 1000:.0f} µs | {c['req_per_cpu_s'] or 0:,.0f} | "
                 f"{c['load_before']} → {c['load_after']} |")
@@ -584,12 +584,7 @@ def render(r: dict) -> str:
         w(row(key))
     if "spin" in r:
         for key in ("ours_c16", "hello_c16"):
-            c = r["spin"][key]
-            app, what = labels[key]
-            w(f"| {app}, `spin up` | {what} | {c['rps']:,.0f} | {us(c['p50_us'])} | {us(c['p99_us'])} | "
-              f"{c['status']} | {c['socket_errors']} | {c['shim_cpu_share']:.0%} | "
-              f"{c['cpu_ms_per_req'] * 1000:.0f} µs | {c['req_per_cpu_s'] or 0:,.0f} | "
-              f"{c['load_before']} → {c['load_after']} |")
+            w(row(key, "spin", ", `spin up`"))
         w(f"\nUnder `spin up` (Spin {r['versions']['spin']}, the runtime the shim embeds; its "
           f"processes pinned like the shim's): ours / hello **{r['spin_ratio_ours_hello_rps']:.3f}** in req/s, "
           f"{r['spin_ratio_ours_hello_cpu']:.3f} in CPU per request (hello's / ours).")

@@ -297,25 +297,6 @@ fn check_inference(response: &Response) {
     }
 }
 
-/// Equal JSON, but for numbers, which may differ by 1e-9 (relative to their size, at least 1).
-fn nearly_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| nearly_equal(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| nearly_equal(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 /// `POST /predict` with a JSON content type: serde_json's reading decides, but for keys
 /// repeated in a patient or the batch wrapper (422 naming each), and the answer is exactly
 /// what the model core says.
@@ -351,7 +332,7 @@ fn check_prediction(body: &[u8], response: &Response) {
                     // serde_json (without float_roundtrip) may read a long decimal an ulp off,
                     // where the component's reader rounds correctly.
                     let reference = json(&reference);
-                    assert!(nearly_equal(&answer, &reference), "{answer} vs {reference}");
+                    assert!(support::nearly_equal(&answer, &reference), "{answer} vs {reference}");
                 }
             } else {
                 assert_eq!(status(response), 422, "{repeated:?}");

@@ -509,6 +509,7 @@ th{{background:#f6f8fa}} figure{{margin:1rem 0}} figure img{{max-width:100%;heig
 <p>Heart-disease risk from the 13 UCI Cleveland features: an L2-regularised logistic regression,
 model version <code>{version}</code>. The machine-readable description is <a href="/openapi.json">/openapi.json</a>
 (OpenAPI 3.1); the model card is <a href="/model">/model</a>.</p>
+<p>The same <code>.wasm</code> also runs in a web browser, with no server: <code>make web</code> builds a clinician's form into <code>target/web/</code> (static files, about 154 kB gzipped) that computes this assessment in the page with the component's own validation, and sends nothing anywhere once loaded.</p>
 <h2>Endpoints</h2>
 <table><tr><th>Endpoint</th><th>What</th><th>Statuses</th></tr>
 {endpoints}</table>
