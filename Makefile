@@ -127,7 +127,7 @@ screenshot: build wasmtime ## screenshots of /docs and the model card's figures,
 # Checks
 # ---------------------------------------------------------------------------
 .PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge test-web
-test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening soak-smoke ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check

@@ -5,7 +5,8 @@
 #   make fuzz-smoke      the same for FUZZ_SMOKE_SECONDS (default 60): part of `make test`
 #   make deny            cargo deny: licences, bans, sources (offline)
 #   make audit           cargo deny: RustSec advisories (downloads the advisory database)
-#   make soak            60 s at concurrency 64 on wasmtime serve; writes bench/RESULTS.md
+#   make soak            60 s at concurrency 64 on wasmtime serve, then on Spin; writes bench/RESULTS.md
+#   make soak-smoke      the same mix, 10 s each, RSS growth not checked; writes nothing
 #   make test-hardening  fuzz-smoke + deny (what `make test` runs)
 
 FUZZ_SECONDS ?= 600
@@ -23,7 +24,7 @@ CARGO_DENY_VERSION := 0.20.2
 include bench/soak/config.env
 SOAK := bench/soak/target/release/heart-soak
 
-.PHONY: hardening-tools fuzz-tools deny-tools fuzz fuzz-smoke deny audit soak test-hardening
+.PHONY: hardening-tools fuzz-tools deny-tools fuzz fuzz-smoke deny audit soak soak-smoke test-hardening
 
 hardening-tools: fuzz-tools deny-tools
 
@@ -69,12 +70,27 @@ $(SOAK): bench/soak/Cargo.toml bench/soak/Cargo.lock bench/soak/src/main.rs $(wi
 	cargo build --release --locked --manifest-path bench/soak/Cargo.toml
 	@touch $@
 
-soak: build wasmtime $(SOAK) ## 60 s at concurrency 64 on wasmtime serve (valid, invalid, oversized); writes bench/RESULTS.md
-	WASMTIME=$(WASMTIME) HEART_WASM=$(CURDIR)/$(WASM) SOAK_RESULTS=bench/RESULTS.md \
-	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_WARMUP_SECONDS=$(SOAK_WARMUP_SECONDS) \
+# $(call soak_run,SECONDS,WARMUP,MAX_RSS_GROWTH_PCT,RESULTS): each of SOAK_RUNTIMES in turn,
+# started by tests/runtimes.py (HEART_SKIP_RUNTIMES leaves one out, as in the tests); every
+# runtime runs even when one fails, and the target fails if any did.
+define soak_run
+	@failed=""; for rt in $(SOAK_RUNTIMES); do \
+	  case ",$${HEART_SKIP_RUNTIMES:-}," in *",$$rt,"*) echo "soak: $$rt left out (HEART_SKIP_RUNTIMES)"; continue;; esac; \
+	  echo "soak: $$rt, $(2) s warm-up + $(1) s"; \
+	  SOAK_RUNTIME=$$rt HEART_WASM=$(CURDIR)/$(WASM) SOAK_RESULTS=$(4) \
+	  SOAK_SECONDS=$(1) SOAK_WARMUP_SECONDS=$(2) SOAK_MAX_RSS_GROWTH_PCT=$(3) \
 	  SOAK_CONCURRENCY=$(SOAK_CONCURRENCY) SOAK_PCT_BATCH=$(SOAK_PCT_BATCH) \
 	  SOAK_PCT_INVALID=$(SOAK_PCT_INVALID) SOAK_PCT_OVERSIZED=$(SOAK_PCT_OVERSIZED) \
-	  SOAK_MAX_RSS_GROWTH_PCT=$(SOAK_MAX_RSS_GROWTH_PCT) \
-	  $(SOAK)
+	  SOAK_PCT_HEAD=$(SOAK_PCT_HEAD) SOAK_PCT_SLOW=$(SOAK_PCT_SLOW) SOAK_PCT_STALLED=$(SOAK_PCT_STALLED) \
+	  $(SOAK) || failed="$$failed $$rt"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "soak: FAILED on$$failed"; exit 1; fi
+endef
+
+soak: build wasmtime $(SOAK) ## 60 s at concurrency 64 on wasmtime serve, then Spin (valid, invalid, oversized, slow, stalled, HEAD); writes bench/RESULTS.md
+	$(call soak_run,$(SOAK_SECONDS),$(SOAK_WARMUP_SECONDS),$(SOAK_MAX_RSS_GROWTH_PCT),bench/RESULTS.md)
+
+soak-smoke: build wasmtime $(SOAK) ## the soak's mix for 10 s on each runtime (RSS growth not checked; writes nothing): fails on any unexpected status or unanswered connection
+	$(call soak_run,$(SOAK_SMOKE_SECONDS),$(SOAK_SMOKE_WARMUP_SECONDS),off,)
 
 test-hardening: fuzz-smoke deny ## fuzz smoke run and cargo deny (part of `make test`)

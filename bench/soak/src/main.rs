@@ -1,33 +1,57 @@
-//! `make soak`: a bounded sustained load on the release component under `wasmtime serve`, on
-//! 127.0.0.1 only.
+//! `make soak`: a bounded sustained load on the release component served by one real runtime
+//! (SOAK_RUNTIME: `wasmtime` for `wasmtime serve`, `spin` for `spin up`), on 127.0.0.1 only.
+//!
+//! The runtime is started by tests/runtimes.py, the one place that knows how each host starts,
+//! is known to be ready and stops: the soak runs it as a program, reads its `ready URL pid=PID
+//! sha256:HEX` line, reads the serving process's RSS (with its children: `spin up` serves from
+//! a child `spin trigger http`) from /proc, and stops it with SIGTERM to the launcher.
 //!
 //! SOAK_CONCURRENCY workers, each on its own keep-alive connection, send a mix of valid single
-//! and batch predictions, invalid requests of every class, and bodies over the 256 KiB limit
-//! (declared and streamed) for SOAK_WARMUP_SECONDS + SOAK_SECONDS, then stop. Every answer's
-//! status is checked, and every prediction is compared with the host model core
-//! (`heart_model::MODEL`) on the same body. The server's RSS is read from /proc at the end of
-//! the warm-up and at the end of the run. It passes with zero 5xx, zero connection errors,
-//! zero wrong answers and an RSS growth within SOAK_MAX_RSS_GROWTH_PCT; the result goes to
-//! stdout and, with SOAK_RESULTS set, between the soak markers of that Markdown file.
+//! and batch predictions, invalid requests of every class (a repeated key among them), bodies
+//! over the 256 KiB limit (declared and streamed: the component reads and discards the rest,
+//! then answers 413, and the connection is kept unless the answer says `connection: close`),
+//! `HEAD /health`, slow bodies (a patient in three pieces, 300 ms apart: within the pace rule,
+//! so 200) and stalled bodies (a few bytes of a declared 1000, then nothing: 408 by the 2 s
+//! idle rule, counted as expected only within 4 s) for SOAK_WARMUP_SECONDS + SOAK_SECONDS,
+//! then stop. Every answer's status is checked, and every prediction is compared with the host
+//! model core (`heart_model::MODEL`) on the same body. The server's RSS is read at the end of
+//! the warm-up and at the end of the run. It passes with zero unexpected statuses, zero
+//! connections closed (or writes refused) without an answer, zero wrong answers and an RSS
+//! growth within SOAK_MAX_RSS_GROWTH_PCT (`off` skips that check); the result goes to stdout
+//! and, with SOAK_RESULTS set, between the runtime's soak markers of that Markdown file.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use heart_model::request::{BODY_IDLE_TIMEOUT_SECS, MAX_BODY_BYTES};
 use heart_model::schema::{Domain, FEATURES};
 use heart_model::{PredictRequest, MODEL, MODEL_VERSION};
 use serde_json::{json, Map, Value};
 
+/// The markers of the whole soak part of RESULTS.md (bench/run.py keeps what is between them);
+/// each runtime's section sits between its own pair inside.
 const BEGIN: &str = "<!-- soak:begin -->";
 const END: &str = "<!-- soak:end -->";
-/// The component's body limit (src/body.rs); the oversized requests send more than this.
-const MAX_BODY_BYTES: usize = 256 * 1024;
-/// An answer slower than this counts as a connection error (a hang).
+/// An answer slower than this counts as a connection closed without an answer (a hang).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The pause between the pieces of a slow body: well inside the idle rule (2 s), and the
+/// whole body (about 0.6 s) inside the pace rule's 2 s start.
+const SLOW_PAUSE: Duration = Duration::from_millis(300);
+/// What a stalled body declares; it sends only a few bytes of it.
+const STALLED_DECLARED: usize = 1000;
+/// A stalled body's 408 counts as expected only if it arrives this soon after its last byte
+/// (the idle rule says 2 s).
+const STALLED_DEADLINE: Duration = Duration::from_secs(2 * BODY_IDLE_TIMEOUT_SECS);
+/// How long the launcher gets to stop the runtime after SIGTERM (it waits 15 s for it).
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The launcher, relative to this crate.
+const RUNTIMES_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/runtimes.py");
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -40,19 +64,41 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A percentage; fractions allowed (`0.5`).
+fn env_pct(name: &str, default: f64) -> f64 {
+    let pct = std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default);
+    assert!(
+        (0.0..=100.0).contains(&pct),
+        "{name}={pct} is not a percentage"
+    );
+    pct
+}
+
 fn env_path(name: &str) -> PathBuf {
     PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("set {name}")))
 }
 
 #[derive(Clone)]
 struct Config {
+    runtime: String,
     seconds: u64,
     warmup: u64,
     concurrency: u64,
-    pct_batch: u64,
-    pct_invalid: u64,
-    pct_oversized: u64,
-    max_rss_growth_pct: f64,
+    pct_batch: f64,
+    pct_invalid: f64,
+    pct_oversized: f64,
+    pct_head: f64,
+    pct_slow: f64,
+    pct_stalled: f64,
+    /// None: the growth is reported, not checked.
+    max_rss_growth_pct: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -64,26 +110,45 @@ enum Kind {
     Single,
     Batch,
     Health,
+    Head,
     BadJson,
     OutOfRange,
+    RepeatedKey,
     WrongContentType,
     NotFound,
     WrongMethod,
     OversizedDeclared,
     OversizedStreamed,
+    SlowBody,
+    StalledBody,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 14] = [
     Kind::Single,
     Kind::Batch,
     Kind::Health,
+    Kind::Head,
     Kind::BadJson,
     Kind::OutOfRange,
+    Kind::RepeatedKey,
     Kind::WrongContentType,
     Kind::NotFound,
     Kind::WrongMethod,
     Kind::OversizedDeclared,
     Kind::OversizedStreamed,
+    Kind::SlowBody,
+    Kind::StalledBody,
+];
+
+/// The kinds drawn from the SOAK_PCT_INVALID share (GET /health rides along, as before).
+const INVALID: [Kind; 7] = [
+    Kind::Health,
+    Kind::BadJson,
+    Kind::OutOfRange,
+    Kind::RepeatedKey,
+    Kind::WrongContentType,
+    Kind::NotFound,
+    Kind::WrongMethod,
 ];
 
 impl Kind {
@@ -93,14 +158,20 @@ impl Kind {
 
     fn expected_status(self) -> u16 {
         match self {
-            Kind::Single | Kind::Batch | Kind::Health => 200,
+            Kind::Single | Kind::Batch | Kind::Health | Kind::Head | Kind::SlowBody => 200,
             Kind::BadJson => 400,
-            Kind::OutOfRange => 422,
+            Kind::OutOfRange | Kind::RepeatedKey => 422,
             Kind::WrongContentType => 415,
             Kind::NotFound => 404,
             Kind::WrongMethod => 405,
             Kind::OversizedDeclared | Kind::OversizedStreamed => 413,
+            Kind::StalledBody => 408,
         }
+    }
+
+    /// Slow on purpose: left out of the latency percentiles.
+    fn deliberately_slow(self) -> bool {
+        matches!(self, Kind::SlowBody | Kind::StalledBody)
     }
 
     fn describe(self) -> &'static str {
@@ -108,13 +179,17 @@ impl Kind {
             Kind::Single => "valid, one patient (POST /predict)",
             Kind::Batch => "valid batch of 2–50 patients",
             Kind::Health => "GET /health",
+            Kind::Head => "HEAD /health (no body read)",
             Kind::BadJson => "malformed JSON",
             Kind::OutOfRange => "values out of range",
+            Kind::RepeatedKey => "a key given twice",
             Kind::WrongContentType => "Content-Type: text/plain",
             Kind::NotFound => "GET of an unknown path",
             Kind::WrongMethod => "DELETE /predict",
-            Kind::OversizedDeclared => "300 KiB body, Content-Length",
-            Kind::OversizedStreamed => "320 KiB body, chunked",
+            Kind::OversizedDeclared => "300 KiB body, Content-Length (read and discarded)",
+            Kind::OversizedStreamed => "320 KiB body, chunked (read and discarded)",
+            Kind::SlowBody => "valid patient in 3 pieces, 300 ms apart",
+            Kind::StalledBody => "stalled body (a few bytes of 1000), 408 within 4 s",
         }
     }
 }
@@ -166,84 +241,126 @@ fn random_patient(rng: &mut Rng) -> Value {
     Value::Object(object)
 }
 
+/// How a request goes on the wire.
+enum Send {
+    /// All at once.
+    Whole(Vec<u8>),
+    /// Piece by piece, with a pause before each piece after the first.
+    Paced(Vec<Vec<u8>>, Duration),
+    /// These bytes, then nothing: the answer is read with the body unfinished, and the
+    /// connection is dropped after it whatever it says (its request never ended).
+    Stalled(Vec<u8>),
+}
+
 struct Planned {
     kind: Kind,
-    bytes: Vec<u8>,
+    send: Send,
     /// The body whose predictions the answer must match (valid kinds only).
     body: Option<Vec<u8>>,
 }
 
-fn request(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+fn head_of(method: &str, path: &str, content_type: Option<&str>, length: usize) -> Vec<u8> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut bytes = head.into_bytes();
+    head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+    head.into_bytes()
+}
+
+fn request(method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut bytes = head_of(method, path, content_type, body.len());
     bytes.extend_from_slice(body);
     bytes
 }
 
+fn pick(rng: &mut Rng, cfg: &Config) -> Kind {
+    let roll = rng.unit() * 100.0;
+    let shares = [
+        (cfg.pct_oversized, None),
+        (cfg.pct_stalled, Some(Kind::StalledBody)),
+        (cfg.pct_slow, Some(Kind::SlowBody)),
+        (cfg.pct_head, Some(Kind::Head)),
+        (cfg.pct_invalid, None),
+        (cfg.pct_batch, Some(Kind::Batch)),
+    ];
+    let mut upto = 0.0;
+    for (i, (pct, kind)) in shares.into_iter().enumerate() {
+        upto += pct;
+        if roll < upto {
+            return match (i, kind) {
+                (_, Some(kind)) => kind,
+                (0, None) => {
+                    [Kind::OversizedDeclared, Kind::OversizedStreamed][rng.below(2) as usize]
+                }
+                _ => INVALID[rng.below(INVALID.len() as u64) as usize],
+            };
+        }
+    }
+    Kind::Single
+}
+
 fn plan(rng: &mut Rng, cfg: &Config) -> Planned {
-    let roll = rng.below(100);
-    let kind = if roll < cfg.pct_oversized {
-        [Kind::OversizedDeclared, Kind::OversizedStreamed][rng.below(2) as usize]
-    } else if roll < cfg.pct_oversized + cfg.pct_invalid {
-        [
-            Kind::Health,
-            Kind::BadJson,
-            Kind::OutOfRange,
-            Kind::WrongContentType,
-            Kind::NotFound,
-            Kind::WrongMethod,
-        ][rng.below(6) as usize]
-    } else if roll < cfg.pct_oversized + cfg.pct_invalid + cfg.pct_batch {
-        Kind::Batch
-    } else {
-        Kind::Single
-    };
+    let kind = pick(rng, cfg);
     let json = Some("application/json");
-    let (bytes, body) = match kind {
+    let whole = |bytes| Send::Whole(bytes);
+    let (send, body) = match kind {
         Kind::Single => {
             let body = random_patient(rng).to_string().into_bytes();
-            (request("POST", "/predict", json, &body), Some(body))
+            (whole(request("POST", "/predict", json, &body)), Some(body))
         }
         Kind::Batch => {
             let n = 2 + rng.below(49) as usize;
             let instances: Vec<Value> = (0..n).map(|_| random_patient(rng)).collect();
             let body = json!({ "instances": instances }).to_string().into_bytes();
-            (request("POST", "/predict", json, &body), Some(body))
+            (whole(request("POST", "/predict", json, &body)), Some(body))
         }
-        Kind::Health => (request("GET", "/health", None, b""), None),
+        Kind::Health => (whole(request("GET", "/health", None, b"")), None),
+        Kind::Head => (whole(request("HEAD", "/health", None, b"")), None),
         Kind::BadJson => {
             let mut body = random_patient(rng).to_string().into_bytes();
             body.truncate(1 + rng.below(body.len() as u64 - 1) as usize);
-            (request("POST", "/predict", json, &body), None)
+            (whole(request("POST", "/predict", json, &body)), None)
         }
         Kind::OutOfRange => {
             let mut p = random_patient(rng);
             p["age"] = json!(200 + rng.below(1000));
             p["cp"] = json!(9);
+            let body = p.to_string();
             (
-                request("POST", "/predict", json, p.to_string().as_bytes()),
+                whole(request("POST", "/predict", json, body.as_bytes())),
+                None,
+            )
+        }
+        Kind::RepeatedKey => {
+            // A valid patient with one of its keys given again (with a valid value): only the
+            // repetition is wrong.
+            let p = random_patient(rng);
+            let object = p.as_object().unwrap();
+            let (key, value) = object
+                .iter()
+                .nth(rng.below(object.len() as u64) as usize)
+                .unwrap();
+            let text = p.to_string();
+            let body = format!("{},{}:{}}}", &text[..text.len() - 1], json!(key), value);
+            (
+                whole(request("POST", "/predict", json, body.as_bytes())),
                 None,
             )
         }
         Kind::WrongContentType => {
             let body = random_patient(rng).to_string();
-            (
-                request("POST", "/predict", Some("text/plain"), body.as_bytes()),
-                None,
-            )
+            let bytes = request("POST", "/predict", Some("text/plain"), body.as_bytes());
+            (whole(bytes), None)
         }
-        Kind::NotFound => (
-            request("GET", &format!("/nope/{}", rng.below(1000)), None, b""),
-            None,
-        ),
-        Kind::WrongMethod => (request("DELETE", "/predict", None, b""), None),
+        Kind::NotFound => {
+            let path = format!("/nope/{}", rng.below(1000));
+            (whole(request("GET", &path, None, b"")), None)
+        }
+        Kind::WrongMethod => (whole(request("DELETE", "/predict", None, b"")), None),
         Kind::OversizedDeclared => {
             let body = vec![b' '; 300 * 1024];
-            (request("POST", "/predict", json, &body), None)
+            (whole(request("POST", "/predict", json, &body)), None)
         }
         Kind::OversizedStreamed => {
             let mut bytes = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -254,24 +371,45 @@ fn plan(rng: &mut Rng, cfg: &Config) -> Planned {
                 bytes.extend_from_slice(b"\r\n");
             }
             bytes.extend_from_slice(b"0\r\n\r\n");
-            (bytes, None)
+            (whole(bytes), None)
+        }
+        Kind::SlowBody => {
+            let body = random_patient(rng).to_string().into_bytes();
+            let third = body.len() / 3;
+            let mut first = head_of("POST", "/predict", json, body.len());
+            first.extend_from_slice(&body[..third]);
+            let pieces = vec![
+                first,
+                body[third..2 * third].to_vec(),
+                body[2 * third..].to_vec(),
+            ];
+            (Send::Paced(pieces, SLOW_PAUSE), Some(body))
+        }
+        Kind::StalledBody => {
+            let body = random_patient(rng).to_string().into_bytes();
+            let mut bytes = head_of("POST", "/predict", json, STALLED_DECLARED);
+            bytes.extend_from_slice(&body[..1 + rng.below(16) as usize]);
+            (Send::Stalled(bytes), None)
         }
     };
-    Planned { kind, bytes, body }
+    Planned { kind, send, body }
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP/1.1 client: keep-alive, chunked or sized answers
+// HTTP/1.1 client: keep-alive, chunked or sized answers, HEAD
 // ---------------------------------------------------------------------------------------
 
 struct Answer {
     status: u16,
     close: bool,
     content_type: String,
+    content_length: Option<usize>,
+    model_version: String,
     body: Vec<u8>,
 }
 
-fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
+/// Reads one answer. The answer to a HEAD has no body, whatever its `content-length` says.
+fn read_answer(reader: &mut BufReader<TcpStream>, head: bool) -> std::io::Result<Answer> {
     let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
@@ -285,11 +423,16 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad(format!("status line {line:?}")))?;
-    let (mut close, mut chunked, mut length, mut content_type) =
-        (false, false, None, String::new());
+    let (mut close, mut chunked, mut length) = (false, false, None);
+    let (mut content_type, mut model_version) = (String::new(), String::new());
     loop {
         line.clear();
-        reader.read_line(&mut line)?;
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed in the answer's headers",
+            ));
+        }
         let l = line.trim_end();
         if l.is_empty() {
             break;
@@ -303,11 +446,14 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
             "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
             "content-length" => length = v.parse::<usize>().ok(),
             "content-type" => content_type = v.to_string(),
+            "x-model-version" => model_version = v.to_string(),
             _ => {}
         }
     }
     let mut body = Vec::new();
-    if chunked {
+    if head {
+        // No body follows (RFC 9110 §9.3.2), even with content-length or chunked.
+    } else if chunked {
         loop {
             line.clear();
             reader.read_line(&mut line)?;
@@ -333,6 +479,8 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
         status,
         close,
         content_type,
+        content_length: length,
+        model_version,
         body,
     })
 }
@@ -345,9 +493,20 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
 struct Stats {
     sent: [u64; KINDS.len()],
     as_expected: [u64; KINDS.len()],
-    server_errors: u64,
-    connection_errors: u64,
+    /// Per kind, the slowest answer (µs), as expected or not.
+    slowest_us: [u64; KINDS.len()],
+    /// Answers whose status is not the one expected for their kind.
+    unexpected_status: u64,
+    /// Answers with the expected status but a wrong body or headers, or (stalled bodies) late.
     wrong: u64,
+    server_errors: u64,
+    /// Connections that closed, reset or hung instead of answering.
+    closed_without_answer: u64,
+    /// Requests whose writing failed (broken pipe, reset) though an answer then arrived.
+    write_failed: u64,
+    connect_failed: u64,
+    /// Answers to oversized bodies that kept the connection open (and were reused).
+    oversized_kept_open: u64,
     predictions_checked: u64,
     latencies_us: Vec<u32>,
     examples: Vec<String>,
@@ -358,16 +517,19 @@ impl Stats {
         for i in 0..KINDS.len() {
             self.sent[i] += other.sent[i];
             self.as_expected[i] += other.as_expected[i];
+            self.slowest_us[i] = self.slowest_us[i].max(other.slowest_us[i]);
         }
-        self.server_errors += other.server_errors;
-        self.connection_errors += other.connection_errors;
+        self.unexpected_status += other.unexpected_status;
         self.wrong += other.wrong;
+        self.server_errors += other.server_errors;
+        self.closed_without_answer += other.closed_without_answer;
+        self.write_failed += other.write_failed;
+        self.connect_failed += other.connect_failed;
+        self.oversized_kept_open += other.oversized_kept_open;
         self.predictions_checked += other.predictions_checked;
         self.latencies_us.extend(other.latencies_us);
         for e in other.examples {
-            if self.examples.len() < 10 {
-                self.examples.push(e);
-            }
+            self.note(e);
         }
     }
 
@@ -376,24 +538,111 @@ impl Stats {
             self.examples.push(what);
         }
     }
+
+    /// What counts against the verdict, warm-up included.
+    fn failures(&self) -> Failures {
+        Failures {
+            unexpected_status: self.unexpected_status,
+            wrong: self.wrong,
+            server_errors: self.server_errors,
+            closed_without_answer: self.closed_without_answer,
+            write_failed: self.write_failed,
+            connect_failed: self.connect_failed,
+        }
+    }
 }
 
-/// Checks an answer; `Err` says what is wrong with it.
-fn check(planned: &Planned, answer: &Answer, stats: &mut Stats) -> Result<(), String> {
-    let expected = planned.kind.expected_status();
+#[derive(Default, Clone, Copy)]
+struct Failures {
+    unexpected_status: u64,
+    wrong: u64,
+    server_errors: u64,
+    closed_without_answer: u64,
+    write_failed: u64,
+    connect_failed: u64,
+}
+
+impl Failures {
+    fn add(self, o: Failures) -> Failures {
+        Failures {
+            unexpected_status: self.unexpected_status + o.unexpected_status,
+            wrong: self.wrong + o.wrong,
+            server_errors: self.server_errors + o.server_errors,
+            closed_without_answer: self.closed_without_answer + o.closed_without_answer,
+            write_failed: self.write_failed + o.write_failed,
+            connect_failed: self.connect_failed + o.connect_failed,
+        }
+    }
+
+    fn none(&self) -> bool {
+        self.unexpected_status == 0
+            && self.wrong == 0
+            && self.server_errors == 0
+            && self.closed_without_answer == 0
+            && self.write_failed == 0
+            && self.connect_failed == 0
+    }
+}
+
+/// Why an answer is not the one expected.
+enum Wrong {
+    Status(String),
+    Content(String),
+}
+
+/// Checks an answer that came `took` after the request's last byte.
+fn check(
+    planned: &Planned,
+    answer: &Answer,
+    took: Duration,
+    stats: &mut Stats,
+) -> Result<(), Wrong> {
+    let kind = planned.kind;
+    let expected = kind.expected_status();
     if answer.status != expected {
-        return Err(format!(
-            "{:?}: status {} (expected {expected}): {}",
-            planned.kind,
+        return Err(Wrong::Status(format!(
+            "{kind:?}: status {} (expected {expected}): {}",
             answer.status,
             String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
-        ));
+        )));
+    }
+    if kind == Kind::StalledBody && took > STALLED_DEADLINE {
+        return Err(Wrong::Content(format!(
+            "{kind:?}: 408 after {:.2} s (at most {} s)",
+            took.as_secs_f64(),
+            STALLED_DEADLINE.as_secs()
+        )));
+    }
+    if kind == Kind::Head {
+        // Headers only; the body (had one been read) would have desynchronised the next answer.
+        return if answer.model_version == MODEL_VERSION
+            && answer.content_type == "application/json"
+            && answer.content_length.is_some_and(|n| n > 0)
+        {
+            Ok(())
+        } else {
+            Err(Wrong::Content(format!(
+                "Head: x-model-version {:?}, content-type {:?}, content-length {:?}",
+                answer.model_version, answer.content_type, answer.content_length
+            )))
+        };
     }
     let value: Value = serde_json::from_slice(&answer.body)
-        .map_err(|e| format!("{:?}: body is not JSON: {e}", planned.kind))?;
+        .map_err(|e| Wrong::Content(format!("{kind:?}: body is not JSON: {e}")))?;
     if expected >= 400 {
         if answer.content_type != "application/problem+json" || value["status"] != expected {
-            return Err(format!("{:?}: not problem+json: {value}", planned.kind));
+            return Err(Wrong::Content(format!(
+                "{kind:?}: not problem+json: {value}"
+            )));
+        }
+        if kind == Kind::RepeatedKey
+            && !value["errors"][0]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("more than once"))
+        {
+            return Err(Wrong::Content(format!(
+                "{kind:?}: not about the repeated key: {value}"
+            )));
         }
         return Ok(());
     }
@@ -401,11 +650,11 @@ fn check(planned: &Planned, answer: &Answer, stats: &mut Stats) -> Result<(), St
         return if value["status"] == "ok" && value["model_version"] == MODEL_VERSION {
             Ok(())
         } else {
-            Err(format!("health: {value}"))
+            Err(Wrong::Content(format!("health: {value}")))
         };
     };
     let request = PredictRequest::from_json_bytes(body)
-        .map_err(|e| format!("the soak sent an invalid body: {e:?}"))?;
+        .map_err(|e| Wrong::Content(format!("the soak sent an invalid body: {e:?}")))?;
     let got: Vec<&Value> = match request {
         PredictRequest::Single(_) => vec![&value],
         PredictRequest::Batch(_) => value["predictions"]
@@ -414,11 +663,10 @@ fn check(planned: &Planned, answer: &Answer, stats: &mut Stats) -> Result<(), St
             .unwrap_or_default(),
     };
     if got.len() != request.patients().len() || value["model_version"] != MODEL_VERSION {
-        return Err(format!(
-            "{:?}: {} predictions: {value}",
-            planned.kind,
+        return Err(Wrong::Content(format!(
+            "{kind:?}: {} predictions: {value}",
             got.len()
-        ));
+        )));
     }
     for (patient, got) in request.patients().iter().zip(got) {
         let expected = MODEL.assess(patient);
@@ -426,14 +674,37 @@ fn check(planned: &Planned, answer: &Answer, stats: &mut Stats) -> Result<(), St
         let prediction = got["prediction"].as_u64();
         let close = (p - expected.probability).abs() <= 1e-12; // false for NaN
         if !close || prediction != Some(u64::from(expected.prediction)) {
-            return Err(format!(
-                "{:?}: probability {p} / prediction {prediction:?}, host model says {} / {}",
-                planned.kind, expected.probability, expected.prediction
-            ));
+            return Err(Wrong::Content(format!(
+                "{kind:?}: probability {p} / prediction {prediction:?}, host model says {} / {}",
+                expected.probability, expected.prediction
+            )));
         }
         stats.predictions_checked += 1;
     }
     Ok(())
+}
+
+type Conn = (TcpStream, BufReader<TcpStream>);
+
+/// Writes the request as planned; the instant its last byte went out.
+fn send(stream: &mut TcpStream, how: &Send) -> (std::io::Result<()>, Instant) {
+    let result = match how {
+        Send::Whole(bytes) | Send::Stalled(bytes) => stream.write_all(bytes),
+        Send::Paced(pieces, pause) => {
+            let mut result = Ok(());
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    std::thread::sleep(*pause);
+                }
+                result = stream.write_all(piece).and_then(|()| stream.flush());
+                if result.is_err() {
+                    break;
+                }
+            }
+            result
+        }
+    };
+    (result, Instant::now())
 }
 
 fn worker(
@@ -442,20 +713,21 @@ fn worker(
     seed: u64,
     measure_from: Instant,
     stop: Arc<AtomicBool>,
-) -> Stats {
+) -> (Stats, Failures) {
     let mut rng = Rng(seed | 1);
     let mut warm = Stats::default();
     let mut measured = Stats::default();
-    let mut conn: Option<(TcpStream, BufReader<TcpStream>)> = None;
+    let mut conn: Option<Conn> = None;
     while !stop.load(Ordering::Relaxed) {
         let planned = plan(&mut rng, &cfg);
+        let kind = planned.kind;
         let started = Instant::now();
         let stats = if started >= measure_from {
             &mut measured
         } else {
             &mut warm
         };
-        stats.sent[planned.kind.index()] += 1;
+        stats.sent[kind.index()] += 1;
         if conn.is_none() {
             match TcpStream::connect(&addr) {
                 Ok(s) => {
@@ -465,110 +737,180 @@ fn worker(
                     conn = Some((s, reader));
                 }
                 Err(e) => {
-                    stats.connection_errors += 1;
+                    stats.connect_failed += 1;
                     stats.note(format!("connect: {e}"));
+                    std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
             }
         }
         let (stream, reader) = conn.as_mut().unwrap();
-        // An oversized body may be refused, and the connection closed, before it is all
-        // written: a failed write is fine as long as the answer then arrives.
-        let written = stream.write_all(&planned.bytes);
-        match read_answer(reader) {
+        let (written, last_byte) = send(stream, &planned.send);
+        match read_answer(reader, kind == Kind::Head) {
             Ok(answer) => {
-                stats
-                    .latencies_us
-                    .push(started.elapsed().as_micros() as u32);
+                let took = last_byte.elapsed();
+                let total_us = started.elapsed().as_micros() as u64;
+                let i = kind.index();
+                stats.slowest_us[i] = stats.slowest_us[i].max(total_us);
+                if !kind.deliberately_slow() {
+                    stats
+                        .latencies_us
+                        .push(total_us.min(u64::from(u32::MAX)) as u32);
+                }
                 if answer.status >= 500 {
                     stats.server_errors += 1;
                 }
-                match check(&planned, &answer, stats) {
-                    Ok(()) => stats.as_expected[planned.kind.index()] += 1,
-                    Err(what) => {
+                if let Err(e) = &written {
+                    // The answer came, but a client that stops at a failed write never sees it.
+                    stats.write_failed += 1;
+                    stats.note(format!(
+                        "{kind:?}: writing failed ({e}), then {}",
+                        answer.status
+                    ));
+                }
+                match check(&planned, &answer, took, stats) {
+                    Ok(()) => stats.as_expected[i] += 1,
+                    Err(Wrong::Status(what)) => {
+                        stats.unexpected_status += 1;
+                        stats.note(what);
+                    }
+                    Err(Wrong::Content(what)) => {
                         stats.wrong += 1;
                         stats.note(what);
                     }
                 }
-                if answer.close || written.is_err() {
+                let stalled = matches!(planned.send, Send::Stalled(_));
+                if answer.close || written.is_err() || stalled {
                     conn = None;
+                } else if matches!(kind, Kind::OversizedDeclared | Kind::OversizedStreamed) {
+                    stats.oversized_kept_open += 1;
                 }
             }
             Err(e) => {
-                stats.connection_errors += 1;
-                stats.note(format!("{:?}: {e} (write: {written:?})", planned.kind));
+                stats.closed_without_answer += 1;
+                stats.note(format!(
+                    "{kind:?}: no answer: {e} after {:.2} s (write: {written:?})",
+                    started.elapsed().as_secs_f64()
+                ));
                 conn = None;
             }
         }
     }
-    measured.merge(Stats {
-        // warm-up correctness still counts; only its timings and volumes are kept apart
-        server_errors: warm.server_errors,
-        connection_errors: warm.connection_errors,
-        wrong: warm.wrong,
-        examples: warm.examples,
-        ..Stats::default()
-    });
-    measured
+    // Warm-up correctness counts too; only its volumes and timings are kept apart.
+    let failures = warm.failures();
+    let examples = std::mem::take(&mut warm.examples);
+    for e in examples {
+        measured.note(format!("(warm-up) {e}"));
+    }
+    (measured, failures)
 }
 
 // ---------------------------------------------------------------------------------------
-// Server
+// Server: tests/runtimes.py
 // ---------------------------------------------------------------------------------------
 
+/// The launcher (tests/runtimes.py) and what its ready line said.
 struct Server {
-    child: Child,
+    launcher: Child,
     addr: String,
+    /// The serving process (wasmtime; for Spin, `spin up`, which serves from a child).
+    pid: u32,
+    sha256: String,
     log: PathBuf,
+}
+
+impl Server {
+    fn start(runtime: &str, wasm: &Path) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let log =
+            std::env::temp_dir().join(format!("heart-soak-{runtime}-{}.log", std::process::id()));
+        let mut launcher = Command::new("python3")
+            .arg(RUNTIMES_PY)
+            .arg(runtime)
+            .args(["--addr", &addr, "--log"])
+            .arg(&log)
+            .arg("--wasm")
+            .arg(wasm)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run python3 {RUNTIMES_PY}: {e}"));
+        let mut line = String::new();
+        BufReader::new(launcher.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("the launcher's stdout");
+        // `ready http://ADDR pid=PID sha256:HEX`
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ready = match words.as_slice() {
+            ["ready", url, pid, sha] => pid
+                .strip_prefix("pid=")
+                .and_then(|p| p.parse::<u32>().ok())
+                .zip(sha.strip_prefix("sha256:"))
+                .filter(|_| *url == format!("http://{addr}")),
+            _ => None,
+        };
+        let Some((pid, sha256)) = ready else {
+            // It says why on stderr and stops what it started; SIGTERM in case it has not.
+            let _ = Command::new("kill")
+                .args(["-TERM", &launcher.id().to_string()])
+                .status();
+            let status = launcher.wait();
+            eprintln!(
+                "soak: tests/runtimes.py {runtime} did not get ready (it said {line:?} and exited: \
+                 {status:?}; its message, if any, is above); the runtime's log {}:\n{}",
+                log.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::process::exit(1);
+        };
+        Server {
+            launcher,
+            addr,
+            pid,
+            sha256: sha256.to_string(),
+            log,
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.launcher.try_wait(), Ok(None))
+            && Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    /// SIGTERM to the launcher, which stops the runtime; its exit status.
+    fn stop(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.launcher.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.launcher.id().to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.launcher.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(wasmtime: &PathBuf, wasm: &PathBuf) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let log = std::env::temp_dir().join(format!("heart-soak-{}.log", std::process::id()));
-    let file = std::fs::File::create(&log).expect("server log");
-    let child = Command::new(wasmtime)
-        .args(["serve", "-S", "cli=y", "--addr", &addr])
-        .arg(wasm)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", wasmtime.display()));
-    let mut server = Server { child, addr, log };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!(
-                "wasmtime serve exited with {status}:\n{}",
-                std::fs::read_to_string(&server.log).unwrap_or_default()
-            );
+        if self.stop().is_none() {
+            // The runtime leads its own process group (tests/runtimes.py starts it so).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.pid)])
+                .status();
+            let _ = self.launcher.kill();
+            let _ = self.launcher.wait();
         }
-        if let Ok(s) = TcpStream::connect(&server.addr) {
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut w = s.try_clone().unwrap();
-            let mut r = BufReader::new(s);
-            if w.write_all(&request("GET", "/health", None, b"")).is_ok()
-                && read_answer(&mut r).is_ok_and(|a| a.status == 200)
-            {
-                return server;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "wasmtime serve never answered /health"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -586,18 +928,58 @@ fn window_median(samples: &[(f64, u64)]) -> u64 {
     last[last.len() / 2]
 }
 
-/// (VmRSS, VmHWM) of a process, in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
+/// `pid` and its descendants, from /proc.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // `PID (COMM) STATE PPID …`: COMM may hold spaces and parentheses.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+        {
+            parent.insert(p, ppid);
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parent.iter().filter(|(_, pp)| **pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+/// (VmRSS, VmHWM) of a process and its descendants, summed, in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let mut total = (0, 0);
+    for p in process_tree(pid) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{p}/status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        total.0 += field("VmRSS:");
+        total.1 += field("VmHWM:");
+    }
+    total
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -621,28 +1003,94 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
+fn ms(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.2} s", us as f64 / 1e6)
+    } else {
+        format!("{:.1} ms", us as f64 / 1e3)
+    }
+}
+
+/// What the runtime is, in words, and the serving binary's version.
+fn describe_runtime(runtime: &str, pid: u32) -> (&'static str, String) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let version = shell(exe.to_str().unwrap_or(runtime), &["--version"]);
+    let what = match runtime {
+        "wasmtime" => "`wasmtime serve`",
+        "spin" => "`spin up` on spin.toml",
+        _ => "the runtime",
+    };
+    (what, version.lines().next().unwrap_or(runtime).to_string())
+}
+
+/// Replaces this runtime's section of the results file, between its markers inside the
+/// soak markers (added before the soak's end marker when missing).
+fn write_results(path: &Path, runtime: &str, md: &str) {
+    let (begin, end) = (
+        format!("<!-- soak:{runtime}:begin -->"),
+        format!("<!-- soak:{runtime}:end -->"),
+    );
+    let section = format!("{begin}\n{md}{end}");
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
+        _ => match (old.find(BEGIN), old.find(END)) {
+            (Some(b), Some(e)) if b < e => format!("{}{section}\n{}", &old[..e], &old[e..]),
+            _ if old.is_empty() => format!("# Benchmark results\n\n{BEGIN}\n{section}\n{END}\n"),
+            _ => format!("{}\n\n{BEGIN}\n{section}\n{END}\n", old.trim_end()),
+        },
+    };
+    std::fs::write(path, new).expect("write the results");
+}
+
 fn main() {
+    let growth_limit = std::env::var("SOAK_MAX_RSS_GROWTH_PCT").unwrap_or_else(|_| "10".into());
     let cfg = Config {
+        runtime: std::env::var("SOAK_RUNTIME").unwrap_or_else(|_| "wasmtime".into()),
         seconds: env_num("SOAK_SECONDS", 60),
         warmup: env_num("SOAK_WARMUP_SECONDS", 60),
         concurrency: env_num("SOAK_CONCURRENCY", 64),
-        pct_batch: env_num("SOAK_PCT_BATCH", 10),
-        pct_invalid: env_num("SOAK_PCT_INVALID", 20),
-        pct_oversized: env_num("SOAK_PCT_OVERSIZED", 5),
-        max_rss_growth_pct: env_num("SOAK_MAX_RSS_GROWTH_PCT", 10) as f64,
+        pct_batch: env_pct("SOAK_PCT_BATCH", 10.0),
+        pct_invalid: env_pct("SOAK_PCT_INVALID", 20.0),
+        pct_oversized: env_pct("SOAK_PCT_OVERSIZED", 5.0),
+        pct_head: env_pct("SOAK_PCT_HEAD", 3.0),
+        pct_slow: env_pct("SOAK_PCT_SLOW", 0.5),
+        pct_stalled: env_pct("SOAK_PCT_STALLED", 0.2),
+        max_rss_growth_pct: match growth_limit.trim() {
+            "off" | "" => None,
+            v => Some(v.parse().unwrap_or_else(|_| {
+                panic!("SOAK_MAX_RSS_GROWTH_PCT={v} is not a number or `off`")
+            })),
+        },
     };
-    assert!(cfg.pct_batch + cfg.pct_invalid + cfg.pct_oversized <= 100);
+    assert!(
+        ["wasmtime", "spin"].contains(&cfg.runtime.as_str()),
+        "SOAK_RUNTIME={} (wasmtime or spin)",
+        cfg.runtime
+    );
+    let shares = cfg.pct_batch
+        + cfg.pct_invalid
+        + cfg.pct_oversized
+        + cfg.pct_head
+        + cfg.pct_slow
+        + cfg.pct_stalled;
+    assert!(shares <= 100.0, "the SOAK_PCT_* add up to {shares} %");
     assert!(
         cfg.seconds <= 600 && cfg.warmup <= 120 && cfg.concurrency <= 256,
         "the soak is bounded: at most 600 s, 120 s of warm-up, 256 connections"
     );
-    let wasmtime = env_path("WASMTIME");
     let wasm = env_path("HEART_WASM");
-    let server = start_server(&wasmtime, &wasm);
-    let pid = server.child.id();
+    let mut server = Server::start(&cfg.runtime, &wasm);
+    let pid = server.pid;
+    let (runtime_what, runtime_version) = describe_runtime(&cfg.runtime, pid);
     eprintln!(
-        "soak: {} workers, {} s warm-up + {} s against {} (pid {pid})",
-        cfg.concurrency, cfg.warmup, cfg.seconds, server.addr
+        "soak: {} on {} workers, {} s warm-up + {} s against {} (pid {pid}, sha256:{})",
+        runtime_version,
+        cfg.concurrency,
+        cfg.warmup,
+        cfg.seconds,
+        server.addr,
+        &server.sha256[..12]
     );
 
     let start = Instant::now();
@@ -683,22 +1131,29 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let measured_secs = end.duration_since(measure_from).as_secs_f64();
     let mut stats = Stats::default();
+    let mut failures = Failures::default();
     for w in workers {
-        stats.merge(w.join().expect("a worker panicked"));
+        let (s, warm_failures) = w.join().expect("a worker panicked");
+        failures = failures.add(warm_failures);
+        stats.merge(s);
     }
+    failures = failures.add(stats.failures());
     std::thread::sleep(Duration::from_secs(1));
     let (rss_idle, _) = rss_kib(pid);
-    let mut server = server;
-    let exit = server.child.try_wait();
-    let server_alive = matches!(exit, Ok(None));
-    let log = server.log.clone();
-    drop(server);
-    if server_alive {
-        let _ = std::fs::remove_file(&log);
+    let server_alive = server.alive();
+    let stopped = server.stop();
+    let stopped_cleanly = stopped.is_some_and(|s| s.success());
+    if server_alive && stopped_cleanly {
+        let _ = std::fs::remove_file(&server.log);
     } else {
         eprintln!(
-            "soak: the server exited during the run; its log: {}",
-            log.display()
+            "soak: the runtime {} (launcher: {stopped:?}); its log: {}",
+            if server_alive {
+                "did not stop cleanly"
+            } else {
+                "exited during the run"
+            },
+            server.log.display()
         );
     }
 
@@ -707,20 +1162,24 @@ fn main() {
     let growth = (rss_end as f64 / rss_warm as f64 - 1.0) * 100.0;
     let every_kind_ran = stats.sent.iter().all(|n| *n > 0);
     let all_expected = stats.sent == stats.as_expected;
-    let pass = stats.server_errors == 0
-        && stats.connection_errors == 0
-        && stats.wrong == 0
+    let rss_ok = cfg.max_rss_growth_pct.is_none_or(|limit| growth <= limit);
+    let pass = failures.none()
         && all_expected
         && every_kind_ran
         && server_alive
-        && growth <= cfg.max_rss_growth_pct;
+        && stopped_cleanly
+        && rss_ok;
 
     let mut md = String::new();
-    md.push_str("## Soak (`make soak`)\n\n");
     md.push_str(&format!(
-        "Written by `make soak` (bench/soak) on {} UTC, {}; load average at the end {}.\n\n",
+        "## Soak on {runtime_what} (`make soak`, SOAK_RUNTIME={})\n\n",
+        cfg.runtime
+    ));
+    md.push_str(&format!(
+        "Written by `make soak` (bench/soak) on {} UTC, {runtime_version}, serving the release \
+         component sha256:{}…; load average at the end {}.\n\n",
         shell("date", &["-u", "+%Y-%m-%d %H:%M"]),
-        shell(wasmtime.to_str().unwrap(), &["--version"]),
+        &server.sha256[..16],
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .split_whitespace()
@@ -729,27 +1188,41 @@ fn main() {
             .join(" "),
     ));
     md.push_str(&format!(
-        "{} s of warm-up, then {} s measured, at concurrency {} (one keep-alive connection per worker; \
-         reconnecting after each refused oversized body) against `wasmtime serve` on 127.0.0.1, \
-         client and server sharing the machine's 2 cores. Every answer's status is checked; every \
-         prediction is compared with the host model core on the same body (|Δp| ≤ 1e-12 and the \
-         same 0/1 prediction). Counts below are for the measured {} s.\n\n",
-        cfg.warmup, cfg.seconds, cfg.concurrency, cfg.seconds
+        "{} s of warm-up, then {} s measured, at concurrency {} (one keep-alive connection per \
+         worker, kept after a 413 unless the answer says `connection: close`; dropped after a \
+         stalled body) against {runtime_what} on 127.0.0.1, started by tests/runtimes.py, \
+         client and server sharing the machine's {} cores. Mix: {}% oversized, {}% stalled, \
+         {}% slow, {}% HEAD, {}% invalid (with GET /health), {}% batches, the rest single \
+         patients. Every answer's status is checked; every prediction is compared with the host \
+         model core on the same body (|Δp| ≤ 1e-12 and the same 0/1 prediction). Counts below \
+         are for the measured {} s; \"slowest\" is from the request's first byte.\n\n",
+        cfg.warmup,
+        cfg.seconds,
+        cfg.concurrency,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cfg.pct_oversized,
+        cfg.pct_stalled,
+        cfg.pct_slow,
+        cfg.pct_head,
+        cfg.pct_invalid,
+        cfg.pct_batch,
+        cfg.seconds
     ));
     md.push_str(
-        "| request | expected | sent | answered as expected |\n| --- | --- | ---: | ---: |\n",
+        "| request | expected | sent | answered as expected | slowest |\n| --- | --- | ---: | ---: | ---: |\n",
     );
     for k in KINDS {
         md.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             k.describe(),
             k.expected_status(),
             stats.sent[k.index()],
-            stats.as_expected[k.index()]
+            stats.as_expected[k.index()],
+            ms(stats.slowest_us[k.index()]),
         ));
     }
     md.push_str(&format!(
-        "\n- **{} requests** in {:.0} s: {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms\n",
+        "\n- **{} requests** in {:.0} s: {:.0} req/s; latency (all but the slow and stalled bodies) p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms\n",
         total,
         measured_secs,
         total as f64 / measured_secs,
@@ -758,15 +1231,31 @@ fn main() {
         percentile(&stats.latencies_us, 1.0),
     ));
     md.push_str(&format!(
-        "- 5xx: **{}**; connection errors: **{}**; wrong answers: **{}** (warm-up included); predictions checked against the host model: **{}**\n",
-        stats.server_errors, stats.connection_errors, stats.wrong, stats.predictions_checked
+        "- unexpected statuses: **{}**; connections closed without an answer: **{}**; writes refused before the answer: **{}**; \
+         failed connects: **{}**; 5xx: **{}**; wrong answers: **{}** (warm-up included); predictions checked against the host model: **{}**; \
+         413s answered on a connection that stayed open and was reused: {}\n",
+        failures.unexpected_status,
+        failures.closed_without_answer,
+        failures.write_failed,
+        failures.connect_failed,
+        failures.server_errors,
+        failures.wrong,
+        stats.predictions_checked,
+        stats.oversized_kept_open,
     ));
+    let limit = cfg
+        .max_rss_growth_pct
+        .map_or("not checked".to_string(), |l| format!("limit +{l} %"));
     md.push_str(&format!(
-        "- server RSS (median of the last {RSS_WINDOW} once-a-second readings): {} at the end of warm-up, {} at the end (**{:+.1} %**, limit +{} %); last reading {}, peak (VmHWM) {}, {} after 1 s idle\n",
+        "- server RSS ({}; median of the last {RSS_WINDOW} once-a-second readings): {} at the end of warm-up, {} at the end (**{:+.1} %**, {limit}); last reading {}, peak (VmHWM) {}, {} after 1 s idle\n",
+        if cfg.runtime == "spin" {
+            "`spin up` and the `spin trigger http` child it serves from, summed"
+        } else {
+            "the wasmtime process"
+        },
         mib(rss_warm),
         mib(rss_end),
         growth,
-        cfg.max_rss_growth_pct,
         mib(rss_last),
         mib(hwm),
         mib(rss_idle)
@@ -777,6 +1266,16 @@ fn main() {
         .map(|(t, kib)| format!("{t:.0} s {:.1}", *kib as f64 / 1024.0))
         .collect();
     md.push_str(&format!("- RSS every 5 s (MiB): {}\n", series.join(", ")));
+    if !every_kind_ran {
+        md.push_str("- not every kind of request was sent: run longer, or raise its share\n");
+    }
+    if !server_alive {
+        md.push_str("- the runtime exited during the run\n");
+    } else if !stopped_cleanly {
+        md.push_str(&format!(
+            "- the runtime did not stop cleanly on SIGTERM (launcher: {stopped:?})\n"
+        ));
+    }
     md.push_str(&format!(
         "- verdict: **{}**\n",
         if pass { "pass" } else { "FAIL" }
@@ -786,21 +1285,15 @@ fn main() {
     }
     println!("{md}");
 
-    if let Some(path) = std::env::var_os("SOAK_RESULTS").map(PathBuf::from) {
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        let section = format!("{BEGIN}\n{md}{END}");
-        let new = match (old.find(BEGIN), old.find(END)) {
-            (Some(b), Some(e)) if b < e => {
-                format!("{}{section}{}", &old[..b], &old[e + END.len()..])
-            }
-            _ if old.is_empty() => format!("# Benchmark results\n\n{section}\n"),
-            _ => format!("{}\n{section}\n", old.trim_end()),
-        };
-        std::fs::write(&path, new).expect("write the results");
+    if let Some(path) = std::env::var_os("SOAK_RESULTS")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+    {
+        write_results(&path, &cfg.runtime, &md);
         eprintln!("soak: results written to {}", path.display());
     }
     if !pass {
-        eprintln!("soak: FAILED");
+        eprintln!("soak: FAILED on {}", cfg.runtime);
         std::process::exit(1);
     }
 }
