@@ -361,8 +361,9 @@ class Server:
     log: Path
     wasm_sha256: str
     workdir: Path
-    # The serving process (wasmtime, node, spin); for the shim, `ctr run` (the app itself runs
-    # in containerd-shim-spin-v2 processes named by the container: `-id NAME`).
+    # The serving process (wasmtime, node, spin, workerd); for the shim, `ctr run` (the app
+    # itself runs in containerd-shim-spin-v2 processes named by the container: `-id NAME`).
+    # `spin up` serves from a child process (`spin trigger http`): measure the whole tree.
     pid: int = 0
 
 
