@@ -267,15 +267,17 @@ def everything_arrived(sent: list[Sent]):
     return done
 
 
-@pytest.fixture(scope="module")
-def run() -> Run:
+def exported(requests: list[tuple], until_metrics: bool = False, **env: str) -> Run:
+    """`spin up` exporting to a local receiver: sends `requests` (method, path, body) and waits
+    (bounded) until a span for each, and Spin's metrics if asked, have arrived."""
     result = Run()
     try:
         with Receiver() as receiver:
-            with spin_exporting_to(receiver) as server:
-                result.sent = [send(server.url, m, p, b) for m, p, b, _ in REQUESTS]
-                result.complete = receiver.wait_for(everything_arrived(result.sent),
-                                                    EXPORT_TIMEOUT_S)
+            with spin_exporting_to(receiver, **env) as server:
+                result.sent = [send(server.url, m, p, b) for m, p, b in requests]
+                arrived = everything_arrived(result.sent)
+                done = (lambda e: arrived(e) and bool(e["metrics"])) if until_metrics else arrived
+                result.complete = receiver.wait_for(done, EXPORT_TIMEOUT_S)
                 result.log = runtimes.tail(server.log)
             result.exports = receiver.snapshot()
             result.errors = list(receiver.errors)
@@ -283,6 +285,11 @@ def run() -> Run:
     except runtimes.Missing as e:
         result.missing = str(e)
     return result
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return exported([(m, p, b) for m, p, b, _ in REQUESTS])
 
 
 def summary(run: Run) -> str:
@@ -438,21 +445,7 @@ def test_the_leak_check_would_see_a_leak():
 def named_run() -> Run:
     """A second, short run with OTEL_SERVICE_NAME set, and one request whose query string
     carries a patient value (the component ignores queries; Spin's span does not)."""
-    result = Run()
-    try:
-        with Receiver() as receiver:
-            with spin_exporting_to(receiver, OTEL_SERVICE_NAME=APP) as server:
-                result.sent = [send(server.url, "GET", "/health?chol=417", None)]
-                arrived = everything_arrived(result.sent)
-                result.complete = receiver.wait_for(lambda e: arrived(e) and bool(e["metrics"]),
-                                                    EXPORT_TIMEOUT_S)
-                result.log = runtimes.tail(server.log)
-            result.exports = receiver.snapshot()
-            result.errors = list(receiver.errors)
-            result.posts = list(receiver.posts)
-    except runtimes.Missing as e:
-        result.missing = str(e)
-    return result
+    return exported([("GET", "/health?chol=417", None)], until_metrics=True, OTEL_SERVICE_NAME=APP)
 
 
 def test_service_name_comes_from_otel_service_name(named_run: Run):
