@@ -37,6 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "load"))
+import result as wrk_result  # noqa: E402  (post.lua's result line)
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 RESULTS = BENCH / "RESULTS.md"
@@ -238,15 +241,7 @@ def wrk(port: int, body_file: Path, conns: int, seconds: int, cpu: str | None) -
         argv = ["taskset", "-c", cpu] + argv
     argv = nice_prefix() + argv
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            r = json.loads(line[len("BENCH_JSON "):])
-            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-            r["socket_errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"]
-            r["conns"] = conns
-            r["seconds"] = seconds
-            return r
-    raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    return {**wrk_result.parse(out.stdout, out.stderr), "conns": conns, "seconds": seconds}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench" / "load"))
 import runtimes as rt  # noqa: E402
+import result as wrk_result  # noqa: E402  (post.lua's result line)
 
 WRK_LUA = REPO / "bench" / "load" / "post.lua"
 PATIENT = (
@@ -123,11 +125,9 @@ def wrk(url: str, body_file: Path | None, seconds: int) -> dict:
            "-s", str(WRK_LUA), url]
     if body_file is not None:
         cmd += ["--", str(body_file)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
-    r = json.loads(line[len("BENCH_JSON "):])
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    r["errors"] = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    r = wrk_result.parse(out.stdout, out.stderr)
+    r["errors"] = r["socket_errors"] + r["status"]
     return r
 
 

@@ -42,7 +42,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench" / "load"))
 import runtimes as rt  # noqa: E402
+import result as wrk_result  # noqa: E402  (post.lua's result line)
 
 HELLO_TOML = HERE / "spin.toml"
 HELLO_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello.wasm"
@@ -301,14 +303,7 @@ def wrk(url: str, script: Path, conns: int, seconds: int, body: Path | None = No
     if WRK_CPU is not None:
         argv = ["taskset", "-c", str(WRK_CPU)] + argv
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            r = json.loads(line[len("BENCH_JSON "):])
-            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-            r["socket_errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"]
-            r["conns"] = conns
-            return r
-    raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    return {**wrk_result.parse(out.stdout, out.stderr), "conns": conns}
 
 
 def load(app: App, kind: str, conns: int, bodies: dict[str, Path]) -> dict:
