@@ -24,15 +24,15 @@ from conftest import RenderError, render
     ({"image": {"digest": "sha256:abc"}}, "/image/digest'"),
     ({"replicas": 2}, "additional properties 'replicas' not allowed"),
     ({"service": {"nodeport": 30080}}, "additional properties 'nodeport' not allowed"),
-    ({"spinVariables": {"values": {"Bad-Name": "x"}}}, "'Bad-Name' does not match pattern"),
+    # removed options (issue #11) are refused, not silently ignored
+    ({"spinVariables": {"enabled": False}}, "additional properties 'spinVariables' not allowed"),
+    ({"runtimeConfig": {"enabled": False}}, "additional properties 'runtimeConfig' not allowed"),
     # cross-value checks in _helpers.tpl
     ({"autoscaling": {"minReplicas": 5, "maxReplicas": 3}},
      "autoscaling.minReplicas (5) must not exceed autoscaling.maxReplicas (3)"),
     ({"otel": {"enabled": True}}, "otel.enabled needs executor.create=true"),
     ({"podDisruptionBudget": {"enabled": True, "minAvailable": 2}},
      "podDisruptionBudget.minAvailable (2) must be lower than the smallest replica count (2)"),
-    ({"runtimeConfig": {"enabled": True}}, "runtimeConfig.enabled needs runtimeConfig.toml"),
-    ({"spinVariables": {"enabled": True}}, "spinVariables.enabled needs at least one entry"),
 ])
 def test_bad_values_fail_with_clear_message(values, message):
     with pytest.raises(RenderError) as err:

@@ -140,13 +140,6 @@ def test_optional_parts_are_wired():
             "exporter_otlp_metrics_endpoint": "http://heart-disease-api-otel-collector.heart-disease.svc.cluster.local:4318/v1/metrics",
             "exporter_otlp_logs_endpoint": "https://loki.observability.svc.cluster.local/otlp/v1/logs",
         }}
-    cm = _app(objs, "ConfigMap")
-    assert spinapp["spec"]["variables"] == [
-        {"name": k, "valueFrom": {"configMapKeyRef": {"name": cm["metadata"]["name"], "key": k}}}
-        for k in cm["data"]]
-    secret = one(objs, "Secret")
-    assert spinapp["spec"]["runtimeConfig"] == {"loadFromSecret": secret["metadata"]["name"]}
-    assert set(secret["data"]) == {"runtime-config.toml"}
     sa = one(objs, "ServiceAccount")
     assert spinapp["spec"]["serviceAccountName"] == sa["metadata"]["name"]
     assert sa["automountServiceAccountToken"] is False
@@ -156,7 +149,7 @@ def test_optional_parts_are_wired():
     assert spinapp["spec"]["image"].endswith("@sha256:" + "0" * 64)
     assert spinapp["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     annotations = spinapp["spec"]["podAnnotations"]
-    assert {"checksum/executor", "checksum/spin-variables", "checksum/runtime-config"} <= set(annotations)
+    assert set(annotations) == {"checksum/executor", "example.com/owner"}
     assert name == "heart-disease-api"
 
 
@@ -184,13 +177,20 @@ def test_executor_checksum_follows_executor():
     assert "podAnnotations" not in one(render({}), "SpinApp")["spec"]
 
 
-def test_config_checksum_follows_content():
+def test_executor_checksum_follows_only_the_executor():
+    """With every part on: a value the executor renders (the logs endpoint) changes the
+    checksum, a value it does not (a pod label) leaves it as it was."""
     base = load_values("all-on")
-    changed = yaml.safe_load(yaml.safe_dump(base))
-    changed["spinVariables"]["values"]["log_level"] = "debug"
-    a = one(render(base), "SpinApp")["spec"]["podAnnotations"]["checksum/spin-variables"]
-    b = one(render(changed), "SpinApp")["spec"]["podAnnotations"]["checksum/spin-variables"]
-    assert a != b
+
+    def checksum(values):
+        return one(render(values), "SpinApp")["spec"]["podAnnotations"]["checksum/executor"]
+
+    logs = yaml.safe_load(yaml.safe_dump(base))
+    logs["otel"]["logsEndpoint"] = "https://other-loki.observability.svc.cluster.local/otlp/v1/logs"
+    label = yaml.safe_load(yaml.safe_dump(base))
+    label["podLabels"]["team"] = "oncology"
+    assert checksum(logs) != checksum(base)
+    assert checksum(label) == checksum(base)
 
 
 def test_plain_executor_matches_chart():

@@ -12,7 +12,7 @@ EXPECTED_KINDS = {
     "prod": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
              "PodDisruptionBudget", "NetworkPolicy"},
     "all-on": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
-               "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap", "Secret",
+               "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap",
                "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule"},
 }
 

@@ -96,7 +96,7 @@ def test_old_otel_endpoint_field_is_refused(all_on):
 @pytest.mark.parametrize("mutate, message", [
     (lambda s: s["spec"].update(imagePullPolicy="Always"), "spec: Additional properties are not allowed ('imagePullPolicy'"),
     (lambda s: s["spec"]["checks"]["readiness"]["httpGet"].update(port=80), "spec.checks.readiness.httpGet: Additional properties are not allowed ('port'"),
-    (lambda s: s["spec"]["variables"][0]["valueFrom"]["configMapKeyRef"].update(namespace="x"), "Additional properties are not allowed ('namespace'"),
+    (lambda s: s["spec"]["imagePullSecrets"][0].update(namespace="x"), "Additional properties are not allowed ('namespace'"),
     (lambda s: s.update(bogus=True), "<root>: Additional properties are not allowed ('bogus'"),
     (lambda s: s["metadata"].update(labelz={"a": "b"}), "metadata: Additional properties are not allowed ('labelz'"),
     (lambda s: s["metadata"].update(name="Heart_API"), "metadata.name: 'Heart_API' does not match"),

@@ -89,17 +89,6 @@ Name of the SpinAppExecutor the SpinApp runs on.
 {{- end }}
 
 {{/*
-Names of the optional ConfigMap (Spin variables) and runtime-config Secret.
-*/}}
-{{- define "heart-disease-api.configMapName" -}}
-{{- printf "%s-variables" (include "heart-disease-api.fullname" .) }}
-{{- end }}
-
-{{- define "heart-disease-api.runtimeConfigSecretName" -}}
-{{- default (printf "%s-runtime-config" (include "heart-disease-api.fullname" .)) .Values.runtimeConfig.existingSecret }}
-{{- end }}
-
-{{/*
 Image reference: repository[:tag][@digest]; the tag defaults to the appVersion.
 */}}
 {{- define "heart-disease-api.image" -}}
@@ -153,12 +142,6 @@ so any render fails with one of these messages.
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) $min }}
 {{- fail (printf "podDisruptionBudget.minAvailable (%d) must be lower than the smallest replica count (%d), or no pod could ever be evicted" (int .Values.podDisruptionBudget.minAvailable) $min) }}
 {{- end }}
-{{- end }}
-{{- if and .Values.runtimeConfig.enabled (not .Values.runtimeConfig.existingSecret) (not .Values.runtimeConfig.toml) }}
-{{- fail "runtimeConfig.enabled needs runtimeConfig.toml (the file's contents) or runtimeConfig.existingSecret" }}
-{{- end }}
-{{- if and .Values.spinVariables.enabled (not .Values.spinVariables.values) }}
-{{- fail "spinVariables.enabled needs at least one entry in spinVariables.values" }}
 {{- end }}
 {{- end }}
 
