@@ -1,12 +1,13 @@
 //! Writes the OpenAPI document and the HTML reference into OUT_DIR, generated from the model
-//! core's feature table by `crates/api-spec`; `src/routes.rs` bakes them in as constants.
+//! core's feature table by `crates/heart-wire`; `src/routes.rs` bakes them in as constants.
 
 use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let doc = api_spec::openapi();
+    let doc = heart_wire::openapi::openapi();
     std::fs::write(out.join("openapi.json"), doc.to_string()).expect("write openapi.json");
-    std::fs::write(out.join("docs.html"), api_spec::docs_html(&doc)).expect("write docs.html");
+    std::fs::write(out.join("docs.html"), heart_wire::openapi::docs_html(&doc))
+        .expect("write docs.html");
     println!("cargo:rerun-if-changed=build.rs");
 }

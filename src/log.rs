@@ -4,14 +4,10 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use crate::http::{Method, Response};
+use heart_wire::names::REQUEST_ID_HEADER;
 use serde::Serialize;
 
-/// Response header naming the request in the log (taken from the caller's `x-request-id`
-/// when it is a plain token, generated otherwise).
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-/// Response header with the number of patients a `/predict` call assessed.
-pub const BATCH_SIZE_HEADER: &str = "x-batch-size";
+use crate::host::{Method, Response};
 
 /// A request being served; [`RequestLog::finish`] writes its line.
 pub struct RequestLog {
@@ -35,15 +31,9 @@ struct Line<'a> {
 }
 
 impl RequestLog {
-    /// `started` is when the request arrived (wasi's monotonic clock, in nanoseconds);
-    /// `path_with_query` is the request target, of which only the path is kept.
-    pub fn start(
-        started: u64,
-        method: &Method,
-        path_with_query: &str,
-        caller_id: Option<&str>,
-    ) -> Self {
-        let path = path_with_query.split('?').next().unwrap_or("");
+    /// `started` is when the request arrived (wasi's monotonic clock, in nanoseconds); `path`
+    /// is the request's path, without the query ([`crate::host::Request::path`]).
+    pub fn start(started: u64, method: &Method, path: &str, caller_id: Option<&str>) -> Self {
         let path: String = path.chars().take(200).collect();
         let id = caller_id
             .filter(|id| is_token(id))
@@ -61,10 +51,6 @@ impl RequestLog {
     /// monotonic clock when the answer is ready.
     pub fn finish(self, response: &mut Response, now: u64) {
         response.set_header(REQUEST_ID_HEADER, &self.id);
-        let batch_size = response
-            .header(BATCH_SIZE_HEADER)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
         let line = Line {
             event: "request",
             request_id: &self.id,
@@ -72,7 +58,7 @@ impl RequestLog {
             path: &self.path,
             status: response.status(),
             latency_ms: now.saturating_sub(self.started) as f64 / 1e6,
-            batch_size,
+            batch_size: response.batch_size().unwrap_or(0),
             model_version: heart_model::MODEL_VERSION,
         };
         if let Ok(mut json) = serde_json::to_vec(&line) {
@@ -124,10 +110,11 @@ mod tests {
     }
 
     #[test]
-    fn the_query_is_dropped() {
+    fn long_paths_are_cut() {
+        let long = format!("/{}", "a".repeat(300));
         assert_eq!(
-            RequestLog::start(0, &Method::Post, "/predict?age=63", None).path,
-            "/predict"
+            RequestLog::start(0, &Method::Get, &long, None).path.len(),
+            200
         );
     }
 }

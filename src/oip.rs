@@ -19,19 +19,18 @@
 //! `parameters.binary_data_size` and no `data`, and their bytes follow in output order. With
 //! nothing asked for in binary, the answer is plain JSON.
 
-use crate::http::{Request, Response};
-use api_spec::{OIP_DATATYPES, OIP_HEADER_LENGTH};
-use heart_model::request::check_batch_size;
+use crate::host::{Request, Response};
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
+use heart_wire::check_batch_size;
+use heart_wire::names::{OIP_DATATYPES, OIP_HEADER_LENGTH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::log::BATCH_SIZE_HEADER;
-use crate::router::Params;
+use crate::routes::Params;
 
 /// The model's name in the protocol's paths.
-pub use api_spec::OIP_MODEL_NAME as MODEL_NAME;
+pub use heart_wire::names::OIP_MODEL_NAME as MODEL_NAME;
 
 /// `GET /v2/health/live`.
 pub fn live(_: &Request, _: &Params) -> Response {
@@ -159,7 +158,7 @@ fn infer_response(req: &Request) -> Response {
     match InferRequest::parse(req.body(), req.header(OIP_HEADER_LENGTH)) {
         Ok(r) => {
             let mut response = r.answer();
-            response.set_header(BATCH_SIZE_HEADER, r.patients.len().to_string());
+            response.set_batch_size(r.patients.len());
             response
         }
         Err(message) => error(400, &message),
@@ -309,7 +308,7 @@ impl InferRequest {
         let mut body = serde_json::to_vec(&header).unwrap_or_default();
         let header_length = body.len();
         body.extend_from_slice(&bytes);
-        let mut response = crate::response::typed(200, "application/octet-stream", body);
+        let mut response = crate::routes::typed(200, "application/octet-stream", body);
         response.set_header("inference-header-content-length", header_length.to_string());
         response
     }
@@ -628,12 +627,12 @@ fn unknown_output(name: Option<&str>) -> String {
 }
 
 fn ok(value: &impl Serialize) -> Response {
-    crate::response::json(value)
+    crate::routes::json(value)
 }
 
 /// The protocol's error body: `{"error": "..."}`.
 pub fn error(status: u16, message: &str) -> Response {
-    crate::response::json_with_status(status, &Error { error: message })
+    crate::routes::json_with_status(status, &Error { error: message })
 }
 
 #[derive(Serialize)]
@@ -644,7 +643,7 @@ struct Error<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Method;
+    use crate::host::Method;
     use serde_json::json;
 
     const ROWS: [[f64; N_FEATURES]; 2] = [

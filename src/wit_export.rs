@@ -1,9 +1,9 @@
 //! The typed `heart:predictor/predictor` export (`wit/predictor.wit`): the same validation,
 //! model and explanation as `POST /predict`, for hosts that call the model without HTTP.
 
-use heart_model::request::check_batch_size;
 use heart_model::schema::{FEATURES, N_FEATURES};
 use heart_model::{FieldError, Patient, RiskLevel, MODEL, MODEL_VERSION};
+use heart_wire::check_batch_size;
 
 wit_bindgen::generate!({
     path: "wit",

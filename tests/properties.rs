@@ -3,13 +3,14 @@
 //! serialisation) and the model core: generated bodies, generated valid patients, and the
 //! algebra of the answers.
 
-mod support;
+mod oracle;
 
 use heart_disease_api::{Method, Request};
 use heart_model::model::{sigmoid, DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::{MAX_BATCH, MAX_ERRORS};
 use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
-use heart_model::{Patient, PredictRequest, MODEL, MODEL_VERSION};
+use heart_model::{Patient, MODEL, MODEL_VERSION};
+use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
+use heart_wire::PredictRequest;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -92,7 +93,7 @@ fn patient_json(p: &Patient) -> Value {
 fn host_assessments(body: &[u8]) -> Vec<heart_model::Assessment> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
-        .assessments()
+        .assessments(&MODEL)
 }
 
 /// Every property of one answered assessment that follows from its own numbers.
@@ -346,7 +347,7 @@ fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(a.status, 400, "{}", a.body);
         return Ok(());
     };
-    let repeated = support::repeated_keys(body, MAX_BATCH).expect("serde_json reads it");
+    let repeated = oracle::repeated_keys(body, MAX_BATCH).expect("serde_json reads it");
     let errors = a.body["errors"].as_array().cloned().unwrap_or_default();
     let complete = errors.len() < MAX_ERRORS;
     let said_repeated: Vec<&str> = errors
@@ -388,7 +389,7 @@ fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
     );
     if a.status == 200 {
         prop_assert!(
-            support::nearly_equal(&a.body, &reference.body),
+            oracle::nearly_equal(&a.body, &reference.body),
             "{} vs {}",
             a.body,
             reference.body
@@ -423,7 +424,7 @@ proptest! {
         check_against_serde_json(&body)?;
     }
 
-    /// The request reader (heart_model::json) accepts exactly the JSON serde_json accepts,
+    /// The request reader (heart_wire::json) accepts exactly the JSON serde_json accepts,
     /// with the same nesting limit, so a body is a 400 on the same grounds as with a parser
     /// that builds the whole tree.
     #[test]
@@ -432,7 +433,7 @@ proptest! {
         repeated_key_body(),
         prop::collection::vec(any::<u8>(), 0..64),
     ]) {
-        let mut reader = heart_model::json::Reader::new(&body);
+        let mut reader = heart_wire::json::Reader::new(&body);
         let ours = reader.skip().and_then(|()| reader.end());
         let serde = serde_json::from_slice::<Value>(&body);
         prop_assert_eq!(
@@ -558,7 +559,7 @@ fn generators_reach_both_answers() {
     let mut places = std::collections::BTreeSet::new();
     for _ in 0..300 {
         let body = repeated_key_body().new_tree(&mut runner).unwrap().current();
-        let repeated = support::repeated_keys(&body, MAX_BATCH).expect("JSON");
+        let repeated = oracle::repeated_keys(&body, MAX_BATCH).expect("JSON");
         assert!(!repeated.is_empty(), "{}", String::from_utf8_lossy(&body));
         places.extend(repeated.iter().map(|p| match p.split('/').nth(1) {
             Some("instances") if p.len() > "/instances".len() => "item",

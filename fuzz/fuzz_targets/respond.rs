@@ -14,14 +14,15 @@
 #![no_main]
 
 // The repeated-key oracle (serde_json's reading, every member kept), shared with the tests.
-#[allow(dead_code)]
-#[path = "../../tests/support/mod.rs"]
-mod support;
+#[path = "../../tests/oracle/mod.rs"]
+mod oracle;
 
 use heart_disease_api::{Method, Request, Response};
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::{MAX_BATCH, MAX_ERRORS};
-use heart_model::{PredictRequest, RequestError, MODEL, MODEL_VERSION};
+use heart_model::{MODEL, MODEL_VERSION};
+use heart_wire::answer::write_assessment;
+use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
+use heart_wire::{PredictRequest, RequestError};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -302,7 +303,7 @@ fn check_inference(response: &Response) {
 /// what the model core says.
 fn check_prediction(body: &[u8], response: &Response) {
     let answer = json(response);
-    match support::repeated_keys(body, MAX_BATCH) {
+    match oracle::repeated_keys(body, MAX_BATCH) {
         None => assert_eq!(status(response), 400, "serde_json refuses the body"),
         Some(repeated) => {
             let errors = answer["errors"].as_array().cloned().unwrap_or_default();
@@ -332,7 +333,7 @@ fn check_prediction(body: &[u8], response: &Response) {
                     // serde_json (without float_roundtrip) may read a long decimal an ulp off,
                     // where the component's reader rounds correctly.
                     let reference = json(&reference);
-                    assert!(support::nearly_equal(&answer, &reference), "{answer} vs {reference}");
+                    assert!(oracle::nearly_equal(&answer, &reference), "{answer} vs {reference}");
                 }
             } else {
                 assert_eq!(status(response), 422, "{repeated:?}");
@@ -389,7 +390,7 @@ fn check_prediction(body: &[u8], response: &Response) {
                 assert_eq!(got["risk_level"], level);
                 // Same text, same parser: the served numbers are the host model's, bit for bit.
                 let mut text = Vec::new();
-                assessment.write_json(&mut text, None, &mut Default::default());
+                write_assessment(&assessment, &mut text, None, &mut Default::default());
                 let expected: Value = serde_json::from_slice(&text).unwrap();
                 for key in [
                     "prediction",

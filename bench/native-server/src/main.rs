@@ -8,7 +8,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-use heart_model::{PredictRequest, MODEL_VERSION};
+use heart_model::{MODEL, MODEL_VERSION};
+use heart_wire::PredictRequest;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -33,7 +34,7 @@ fn answer(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 /// The prediction path on a body already read.
 fn predict(body: &[u8]) -> (StatusCode, Vec<u8>) {
     match PredictRequest::from_json_bytes(body) {
-        Ok(request) => (StatusCode::OK, request.answer_json()),
+        Ok(request) => (StatusCode::OK, request.answer_json(&MODEL, MODEL_VERSION)),
         Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:?}").into()),
     }
 }

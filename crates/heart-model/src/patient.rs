@@ -39,7 +39,8 @@ impl Patient {
             .iter()
             .zip(values)
             .filter_map(|(feature, value)| {
-                check_value(feature, value)
+                feature
+                    .check(value)
                     .err()
                     .map(|reason| FieldError::new(format!("/{}", feature.name), reason))
             })
@@ -69,129 +70,6 @@ impl Patient {
     }
 }
 
-/// What a request held for one feature, before validation: read straight from the JSON text
-/// ([`crate::json`]; no JSON tree is built), checked by [`RawPatient::validate`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) enum Raw {
-    /// The key did not appear.
-    #[default]
-    Absent,
-    Null,
-    Number(f64),
-    /// Any other JSON value; its kind in words ([`crate::json::Kind::words`]).
-    Other(&'static str),
-}
-
-/// A JSON object's members as a patient: one [`Raw`] per feature, the keys that are not
-/// features (each as often as it appeared), and which features appeared more than once.
-///
-/// A key given twice is refused, not read as the last value given: RFC 8259 leaves duplicate
-/// names to the parser, and parsers disagree (serde_json and Python keep the last value,
-/// others the first or both), so a body with one is ambiguous about the patient it describes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RawPatient {
-    pub values: [Raw; N_FEATURES],
-    pub unknown: Vec<String>,
-    /// Bit `i`: feature `i` was given.
-    pub seen: u16,
-    /// Bit `i`: feature `i` was given more than once.
-    pub repeated: u16,
-}
-
-/// The reason given for a key that appears more than once in one object.
-pub const REPEATED_KEY: &str =
-    "appears more than once in the same object; give each field once (parsers disagree on which value counts)";
-
-impl RawPatient {
-    /// Records that feature `i` was given (again, if it already was).
-    #[inline]
-    pub fn saw(&mut self, i: usize) {
-        let bit = 1 << i;
-        self.repeated |= self.seen & bit;
-        self.seen |= bit;
-    }
-
-    /// Checks every member; `pointer` gives where the object sits in the request body (`""`
-    /// for the body itself) and prefixes every error's field. Unknown keys are reported
-    /// first, in sorted order (a repeated one also as repeated), then the features in table
-    /// order (a repeated one only as repeated: which of its values was meant is unknown).
-    pub fn validate(&mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        for (key, count) in sorted_counts(&mut self.unknown) {
-            let field = || format!("{}/{}", pointer(), escape_pointer(key));
-            errors.push(FieldError::new(
-                field(),
-                "unknown field; the features are age, sex, cp, trestbps, chol, fbs, restecg, thalach, exang, oldpeak, slope, ca, thal",
-            ));
-            if count > 1 {
-                errors.push(FieldError::new(field(), REPEATED_KEY));
-            }
-        }
-        let mut values = [None; N_FEATURES];
-        for (i, ((slot, feature), raw)) in values
-            .iter_mut()
-            .zip(FEATURES.iter())
-            .zip(self.values)
-            .enumerate()
-        {
-            let field = || format!("{}/{}", pointer(), feature.name);
-            if self.repeated & (1 << i) != 0 {
-                errors.push(FieldError::new(field(), REPEATED_KEY));
-                continue;
-            }
-            let value = match raw {
-                Raw::Absent | Raw::Null if !feature.required => continue,
-                Raw::Absent | Raw::Null => {
-                    errors.push(FieldError::new(
-                        field(),
-                        format!("is required and {}", feature.rule()),
-                    ));
-                    continue;
-                }
-                Raw::Number(x) => Some(x),
-                Raw::Other(found) => {
-                    errors.push(FieldError::new(
-                        field(),
-                        format!("must be a number, found {found}; it {}", feature.rule()),
-                    ));
-                    continue;
-                }
-            };
-            match check_value(feature, value) {
-                Ok(()) => *slot = value,
-                Err(reason) => errors.push(FieldError::new(field(), reason)),
-            }
-        }
-        if errors.is_empty() {
-            Ok(Patient { values })
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// Sorts `keys` and gives each distinct key once, with how many times it appeared.
-pub(crate) fn sorted_counts(keys: &mut [String]) -> impl Iterator<Item = (&str, usize)> {
-    keys.sort_unstable();
-    keys.chunk_by(|a, b| a == b)
-        .map(|same| (same[0].as_str(), same.len()))
-}
-
-fn check_value(feature: &crate::schema::Feature, value: Option<f64>) -> Result<(), String> {
-    match value {
-        None if feature.required => Err(format!("is required and {}", feature.rule())),
-        None => Ok(()),
-        Some(x) if !x.is_finite() => Err(format!("must be a finite number; it {}", feature.rule())),
-        Some(x) if feature.accepts(x) => Ok(()),
-        Some(x) => Err(format!("{} (got {x})", feature.rule())),
-    }
-}
-
-/// Escapes a key for a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
-pub(crate) fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,35 +92,5 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["/age", "/trestbps"]);
-    }
-
-    #[test]
-    fn raw_members_report_unknown_keys_first_sorted_and_repeated_keys_as_such() {
-        let mut raw = RawPatient {
-            values: VALID.map(Raw::Number),
-            unknown: vec!["b".into(), "a/b~".into(), "b".into()],
-            ..RawPatient::default()
-        };
-        raw.values[1] = Raw::Other("a string");
-        raw.saw(4);
-        raw.saw(4);
-        raw.saw(5);
-        assert_eq!((raw.seen, raw.repeated), (0b110000, 0b10000));
-        let errors = raw.validate(|| "/instances/4".to_string()).unwrap_err();
-        let fields: Vec<(&str, bool)> = errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.reason == REPEATED_KEY))
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                ("/instances/4/a~1b~0", false),
-                ("/instances/4/b", false),
-                ("/instances/4/b", true),
-                ("/instances/4/sex", false),
-                ("/instances/4/chol", true),
-            ]
-        );
-        assert!(REPEATED_KEY.contains("more than once"));
     }
 }

@@ -194,6 +194,20 @@ impl Feature {
         }
     }
 
+    /// Checks one value of this feature: `None` is a missing value, accepted only for an
+    /// optional feature (the model imputes it). The error says what is accepted instead.
+    pub fn check(&self, value: Option<f64>) -> Result<(), String> {
+        match value {
+            None if self.required => Err(format!("is required and {}", self.rule())),
+            None => Ok(()),
+            Some(x) if !x.is_finite() => {
+                Err(format!("must be a finite number; it {}", self.rule()))
+            }
+            Some(x) if self.accepts(x) => Ok(()),
+            Some(x) => Err(format!("{} (got {x})", self.rule())),
+        }
+    }
+
     /// The rule of [`Feature::accepts`] in words, for error messages and documentation.
     pub fn rule(&self) -> String {
         match self.domain {

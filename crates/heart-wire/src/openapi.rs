@@ -1,28 +1,20 @@
 //! The API's OpenAPI 3.1 document and its HTML reference page, generated from the model core's
-//! feature table and constants, so the description cannot drift from what the code accepts.
+//! feature table and the wire contract's constants, so the description cannot drift from what
+//! the code accepts.
 //!
 //! The component's build script calls [`openapi`] and [`docs_html`] and bakes both in as
 //! constant strings; the tests call them to check the served copies and run schemathesis.
 
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::request::{
-    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
-    MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS,
-};
 use heart_model::schema::{Domain, FEATURES, N_FEATURES};
 use serde_json::{json, Map, Value};
 
-/// The name of the model in the Open Inference Protocol paths.
-pub const OIP_MODEL_NAME: &str = "heart-disease";
-
-/// The tensor datatypes an inference request may declare (all carried as JSON numbers).
-pub const OIP_DATATYPES: [&str; 10] = [
-    "FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
-];
-
-/// The header of the Open Inference Protocol's binary tensor data extension: the length of
-/// the JSON at the start of a body that goes on with raw tensor bytes.
-pub const OIP_HEADER_LENGTH: &str = "Inference-Header-Content-Length";
+use crate::answer::ASSESSMENT_FIELDS;
+use crate::limits::{
+    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
+    MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS,
+};
+use crate::names::{OIP_DATATYPES, OIP_HEADER_LENGTH, OIP_MODEL_NAME};
 
 /// The 408 answer's description: the body-reading rules.
 fn timeout_description() -> String {
@@ -117,35 +109,24 @@ fn assessment_properties() -> Map<String, Value> {
         .filter(|f| !f.required)
         .map(|f| f.name)
         .collect();
-    let mut p = Map::new();
-    p.insert(
-        "prediction".into(),
-        json!({"type": "integer", "enum": [0, 1], "description": format!("1 when probability >= {DECISION_THRESHOLD}")}),
-    );
-    p.insert(
-        "probability".into(),
-        json!({"type": "number", "minimum": 0, "maximum": 1, "description": "Probability of heart disease (num > 0)"}),
-    );
-    p.insert(
-        "risk_level".into(),
-        json!({"type": "string", "enum": ["low", "moderate", "high"],
-               "description": format!("low: probability < {MODERATE_RISK_FROM}; moderate: < {HIGH_RISK_FROM}; high: otherwise")}),
-    );
-    p.insert(
-        "contributions".into(),
-        json!({"type": "object", "properties": contributions, "required": names, "additionalProperties": false,
-               "description": "Each feature's term in the logit; positive values push the risk up"}),
-    );
-    p.insert(
-        "intercept".into(),
-        json!({"type": "number", "description": "intercept + sum of contributions = logit"}),
-    );
-    p.insert(
-        "imputed".into(),
-        json!({"type": "array", "items": {"type": "string", "enum": optional}, "uniqueItems": true,
-               "description": "Optional features that were missing and imputed"}),
-    );
-    p
+    ASSESSMENT_FIELDS
+        .iter()
+        .map(|&name| {
+            let schema = match name {
+                "prediction" => json!({"type": "integer", "enum": [0, 1], "description": format!("1 when probability >= {DECISION_THRESHOLD}")}),
+                "probability" => json!({"type": "number", "minimum": 0, "maximum": 1, "description": "Probability of heart disease (num > 0)"}),
+                "risk_level" => json!({"type": "string", "enum": ["low", "moderate", "high"],
+                                       "description": format!("low: probability < {MODERATE_RISK_FROM}; moderate: < {HIGH_RISK_FROM}; high: otherwise")}),
+                "contributions" => json!({"type": "object", "properties": contributions, "required": names, "additionalProperties": false,
+                                          "description": "Each feature's term in the logit; positive values push the risk up"}),
+                "intercept" => json!({"type": "number", "description": "intercept + sum of contributions = logit"}),
+                "imputed" => json!({"type": "array", "items": {"type": "string", "enum": optional}, "uniqueItems": true,
+                                    "description": "Optional features that were missing and imputed"}),
+                other => unreachable!("ASSESSMENT_FIELDS names {other}, which the OpenAPI document does not describe"),
+            };
+            (name.to_string(), schema)
+        })
+        .collect()
 }
 
 fn assessment_schema(with_version: bool) -> Value {

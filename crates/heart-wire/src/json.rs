@@ -1,4 +1,4 @@
-//! A small JSON reader (RFC 8259) for request bodies, walked by [`crate::request`] so that a
+//! A small JSON reader (RFC 8259) for request bodies, walked by [`crate::predict`] so that a
 //! patient's members land in their feature's slot as they are read: no JSON tree is built, and
 //! values nobody asked for are checked and skipped without being kept.
 //!
@@ -7,7 +7,7 @@
 //! limit, so a deep body is refused rather than overflowing the stack), and nothing but
 //! whitespace after the value. Numbers that do not fit an f64 are refused too. A name given
 //! twice in one object is JSON text as well (RFC 8259 only says names should be unique): the
-//! reader passes every member on, and [`crate::request`] refuses a repeated key where it reads
+//! reader passes every member on, and [`crate::predict`] refuses a repeated key where it reads
 //! a patient or the batch wrapper.
 
 use std::borrow::Cow;

@@ -3,14 +3,16 @@
 //! bytes) → serialise the answer (`json_to_json`, the whole path), for one patient and for a
 //! batch of 1000, plus each step alone for one patient (where the time goes).
 //!
-//! `cargo bench -p heart-model --bench predict` (`make bench` runs it and reads the estimates
+//! `cargo bench -p heart-wire --bench predict` (`make bench` runs it and reads the estimates
 //! from `target/criterion/`). Timing lives here only: `cargo test` does not run benches.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use heart_model::{PredictRequest, MODEL, MODEL_VERSION};
+use heart_model::{Assessment, MODEL, MODEL_VERSION};
+use heart_wire::answer::write_assessment;
+use heart_wire::PredictRequest;
 
 /// The patient every bench (and the end-to-end load) sends.
 pub const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
@@ -19,14 +21,14 @@ pub const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,
 fn respond(body: &[u8]) -> Vec<u8> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
-        .answer_json()
+        .answer_json(&MODEL, MODEL_VERSION)
 }
 
 /// A prediction from JSON bytes: parse + validate + assess, without writing the answer.
-fn predict(body: &[u8]) -> Vec<heart_model::Assessment> {
+fn predict(body: &[u8]) -> Vec<Assessment> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
-        .assessments()
+        .assessments(&MODEL)
 }
 
 fn batch_body(n: usize) -> Vec<u8> {
@@ -53,7 +55,8 @@ fn single(c: &mut Criterion) {
     g.bench_function("serialize", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(512);
-            black_box(&assessment).write_json(
+            write_assessment(
+                black_box(&assessment),
                 &mut out,
                 Some(MODEL_VERSION),
                 &mut Default::default(),

@@ -1,54 +1,14 @@
 //! The body of a prediction request: one patient object, or `{"instances": [patient, …]}`.
 
-use crate::baked::{MODEL, MODEL_VERSION};
-use crate::model::{Assessment, NumberTexts};
 use std::borrow::Cow;
 
+use heart_model::schema::{feature_index, FEATURES};
+use heart_model::{Assessment, FieldError, LogisticModel, Patient};
+
+use crate::answer::{write_assessment, NumberTexts};
 use crate::json::{self, Key, Kind, Reader};
-use crate::patient::{
-    escape_pointer, sorted_counts, FieldError, Patient, Raw, RawPatient, REPEATED_KEY,
-};
-use crate::schema::{feature_index, FEATURES};
-
-/// Largest accepted request body. A batch of [`MAX_BATCH`] patients needs about 125 bytes a
-/// patient written compactly and up to about 250 pretty-printed, so 64 KiB could not carry
-/// it; 256 KiB does, and still bounds what one request can make a server hold.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// How long a server waits for the next byte of a request body, in seconds: a body that
-/// stalls is refused (408) this long after its last byte, and frees what it held.
-pub const BODY_IDLE_TIMEOUT_SECS: u64 = 2;
-
-/// The slowest a request body may arrive on average, in bytes per second, after a start of
-/// [`BODY_START_SECS`]: by `t` seconds after the request arrived, at least
-/// `BODY_MIN_RATE × (t − BODY_START_SECS)` bytes of its body must be in. 32 KiB/s is about
-/// 260 kbit/s, slower than a 3G uplink (384 kbit/s), so an honest client is not cut off; a
-/// client that trickles a byte now and then to dodge the idle timeout is.
-pub const BODY_MIN_RATE: u64 = 32 * 1024;
-
-/// The start a body gets before [`BODY_MIN_RATE`] applies, in seconds (one or two round
-/// trips of a slow link, and TCP's slow start).
-pub const BODY_START_SECS: u64 = 2;
-
-/// The longest any accepted body can take, in seconds: the start, then [`MAX_BODY_BYTES`] at
-/// [`BODY_MIN_RATE`] (2 s + 8 s = 10 s). Smaller bodies get proportionally less.
-pub const BODY_MAX_SECS: u64 = BODY_START_SECS + MAX_BODY_BYTES as u64 / BODY_MIN_RATE;
-
-/// How much of a refused (413) body a server reads and discards before answering, so that a
-/// client that writes its whole body before reading (no `Expect: 100-continue`, like Python's
-/// urllib) sees the 413 instead of a broken pipe: 32 MiB, counted from the body's first byte.
-pub const DISCARD_MAX_BYTES: u64 = 32 * 1024 * 1024;
-
-/// How long a server spends discarding a refused body, in seconds from the refusal (the
-/// idle timeout applies too). 32 MiB in 5 s needs about 54 Mbit/s.
-pub const DISCARD_MAX_SECS: u64 = 5;
-
-/// Most patients in one batch request.
-pub const MAX_BATCH: usize = 1000;
-
-/// Most field errors reported for one request; a batch of 1000 empty objects would otherwise
-/// produce 10 000 of them.
-pub const MAX_ERRORS: usize = 100;
+use crate::limits::{MAX_BATCH, MAX_ERRORS};
+use crate::members::{escape_pointer, sorted_counts, Raw, RawPatient, REPEATED_KEY};
 
 /// A parsed, fully validated prediction request.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,29 +68,27 @@ impl PredictRequest {
         }
     }
 
-    /// The body of the `/predict` answer: for one patient its assessment with
-    /// `"model_version"` first; for a batch `{"model_version", "predictions": [...]}` in
-    /// request order. Uses the baked model.
-    pub fn answer_json(&self) -> Vec<u8> {
+    /// The body of the `/predict` answer by `model` (of version `model_version`): for one
+    /// patient its assessment with `"model_version"` first; for a batch
+    /// `{"model_version", "predictions": [...]}` in request order.
+    pub fn answer_json(&self, model: &LogisticModel, model_version: &str) -> Vec<u8> {
         let patients = self.patients();
         // About 480 bytes an assessment: one allocation for the whole answer.
         let mut out = Vec::with_capacity(64 + 512 * patients.len());
         let mut texts = NumberTexts::default();
         match self {
             PredictRequest::Single(p) => {
-                MODEL
-                    .assess(p)
-                    .write_json(&mut out, Some(MODEL_VERSION), &mut texts)
+                write_assessment(&model.assess(p), &mut out, Some(model_version), &mut texts)
             }
             PredictRequest::Batch(ps) => {
-                out.extend_from_slice(b"{\"model_version\":\"");
-                out.extend_from_slice(MODEL_VERSION.as_bytes());
-                out.extend_from_slice(b"\",\"predictions\":[");
+                out.extend_from_slice(b"{\"model_version\":");
+                crate::answer::write_str(&mut out, model_version);
+                out.extend_from_slice(b",\"predictions\":[");
                 for (i, p) in ps.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
-                    MODEL.assess(p).write_json(&mut out, None, &mut texts);
+                    write_assessment(&model.assess(p), &mut out, None, &mut texts);
                 }
                 out.extend_from_slice(b"]}");
             }
@@ -138,9 +96,9 @@ impl PredictRequest {
         out
     }
 
-    /// Every patient's assessment by the baked model, in request order.
-    pub fn assessments(&self) -> Vec<Assessment> {
-        self.patients().iter().map(|p| MODEL.assess(p)).collect()
+    /// Every patient's assessment by `model`, in request order.
+    pub fn assessments(&self, model: &LogisticModel) -> Vec<Assessment> {
+        self.patients().iter().map(|p| model.assess(p)).collect()
     }
 
     /// The patients, one for a single request.
@@ -230,7 +188,7 @@ fn validate_batch(
 
 /// Index and name of the features a set of members holds (any value, `null` included).
 fn features_present(members: &RawPatient) -> impl Iterator<Item = (usize, &'static str)> + '_ {
-    crate::schema::FEATURES
+    FEATURES
         .iter()
         .zip(&members.values)
         .enumerate()

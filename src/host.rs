@@ -1,5 +1,14 @@
-//! Reads a request from the host without ever holding more than [`MAX_BODY_BYTES`] of its
-//! body, and without letting a slow client hold the instance for long.
+//! The component's side of wasi:http: its own request and response types, reading a request
+//! from the host within bounds, and handing the answer back. Everything else in the component
+//! is plain functions of these types.
+//!
+//! **Types.** Plain data holding what the routes read and write, in the order the host hands
+//! headers over and takes them back. spin-sdk's `Request` and `Response` keep headers in a
+//! `HashMap` keyed by lowercased names and parse the target as a URI; a fresh instance per
+//! request paid for that on every call, and the routes need none of it.
+//!
+//! **Reading** never holds more than [`MAX_BODY_BYTES`] of a body, and does not let a slow
+//! client hold the instance for long.
 //!
 //! **How long a body may take.** A request holds its component instance for as long as the
 //! component waits for the body (under `wasmtime serve` three of the pool's 1000 core
@@ -31,20 +40,154 @@
 //! model itself, so the request is read with as few calls as possible: the method, the target
 //! and all headers once each, then the body stream until it ends. The clock is asked only when
 //! the stream has nothing to give.
+//!
+//! **Sending** hands a [`Response`] to the host with as few calls as possible: the headers in one list,
+//! a small body in one `blocking-write-and-flush` (which takes at most 4096 bytes), a large
+//! one (a batch's answer, up to ~480 KB) in writes as large as the host accepts, then one
+//! flush.
+//!
+//! Every answer declares its `content-length`. The answer to a `HEAD` request is the `GET`
+//! answer, body included: the host, which knows the request's method, sends the head only
+//! (RFC 9110 §9.3.2), and a body shorter than the declared length would be an error to
+//! wasi:http hosts (they check what is written against `content-length`).
 
 use std::time::Duration;
 
-use spin_sdk::http::IncomingRequest;
-use wasi::clocks::monotonic_clock;
-use wasi::io::streams::{InputStream, StreamError};
-
-use crate::http::{Request, Response};
-use crate::response::{problem, Status};
-
-use heart_model::request::{
-    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_SECS,
+use heart_wire::limits::{
+    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
+    DISCARD_MAX_SECS, MAX_BODY_BYTES,
 };
-pub use heart_model::request::{DISCARD_MAX_BYTES, MAX_BODY_BYTES};
+use heart_wire::names::BATCH_SIZE_HEADER;
+pub use spin_sdk::http::Method;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::clocks::monotonic_clock;
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::routes::{problem, Status};
+
+// ---------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------
+
+/// A request with its body read.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    path: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    /// `target` is the request target as sent (`/predict?x=1`); only its path is kept.
+    pub fn new(
+        method: Method,
+        target: &str,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    ) -> Self {
+        let path = target.split(['?', '#']).next().unwrap_or_default();
+        Request {
+            method,
+            path: path.to_string(),
+            headers,
+            body,
+        }
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The first value of header `name` (ASCII case-insensitive), if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The same request with `body` as its body.
+    pub fn with_body(self, body: Vec<u8>) -> Self {
+        Request { body, ..self }
+    }
+}
+
+/// A response: status, headers (names in lower case, set by the component), body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    /// How many patients the answer assesses (a prediction's), for the log.
+    batch_size: Option<usize>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body,
+            batch_size: None,
+        }
+    }
+
+    /// Records that the answer assesses `n` patients, for the log and for the caller
+    /// (`x-batch-size`).
+    pub fn set_batch_size(&mut self, n: usize) {
+        self.batch_size = Some(n);
+        self.set_header(BATCH_SIZE_HEADER, n.to_string());
+    }
+
+    /// How many patients the answer assesses; `None` for anything but a prediction.
+    pub fn batch_size(&self) -> Option<usize> {
+        self.batch_size
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header, in the order they were set.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.headers.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    /// Sets header `name` (lower case), replacing any value it had.
+    pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.headers.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => *v = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------
 
 /// A body that sends nothing for this long is refused (408).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(BODY_IDLE_TIMEOUT_SECS);
@@ -233,4 +376,95 @@ fn too_large() -> Response {
         &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most 1000 patients per request, without padding."),
         &[],
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+// ---------------------------------------------------------------------------------------
+
+/// The most `blocking-write-and-flush` accepts in one call (wasi:io 0.2).
+const WRITE_CHUNK: usize = 4096;
+
+/// Sends `response` as the answer to the request. Fails only when the host refuses a header
+/// (every header the component sets is plain ASCII) or the client has gone; the host then ends
+/// the exchange, and there is nobody left to tell.
+pub fn send(response: Response, out: ResponseOutparam) {
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .chain([(
+            "content-length".to_string(),
+            response.body().len().to_string().into_bytes(),
+        )])
+        .collect();
+    let Ok(fields) = Fields::from_list(&headers) else {
+        return;
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    // 200 is the default status: one call fewer for most answers.
+    let status = response.status();
+    if status != 200 && outgoing.set_status_code(status).is_err() {
+        return;
+    }
+    let Ok(body) = outgoing.body() else {
+        return;
+    };
+    out.set(outgoing);
+    if let Ok(stream) = body.write() {
+        if write_all(&stream, response.body()).is_err() {
+            return;
+        }
+    }
+    let _ = OutgoingBody::finish(body, None);
+}
+
+fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
+    if bytes.len() <= WRITE_CHUNK {
+        return stream.blocking_write_and_flush(bytes);
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let permitted = stream.check_write()?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = rest
+            .len()
+            .min(usize::try_from(permitted).unwrap_or(usize::MAX));
+        stream.write(&rest[..n])?;
+        rest = &rest[n..];
+    }
+    stream.blocking_flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_keep_the_path_and_find_headers_in_any_case() {
+        let r = Request::new(
+            Method::Post,
+            "/predict?age=63",
+            vec![("Content-Type".into(), b"application/json".to_vec())],
+            b"{}".to_vec(),
+        );
+        assert_eq!(r.path(), "/predict");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("x-request-id"), None);
+    }
+
+    #[test]
+    fn setting_a_header_twice_keeps_the_last_value() {
+        let mut r = Response::new(200, "application/json", vec![]);
+        r.set_batch_size(1);
+        r.set_batch_size(2);
+        assert_eq!(r.batch_size(), Some(2));
+        let headers: Vec<_> = r.headers().collect();
+        assert_eq!(
+            headers,
+            [("content-type", "application/json"), ("x-batch-size", "2")]
+        );
+    }
 }
