@@ -1,6 +1,8 @@
-# `make bench`: one run of every performance measurement of issue 4, written to
-# bench/RESULTS.md by bench/run.py (criterion on the host; our component, the spin-sdk "hello"
-# fixture and a native hyper server under the same wrk load; cold start; sizes).
+# `make bench`: one run of every performance measurement of issue 4. Each bench measures and
+# writes JSON (bench/run.py -> bench/results.json: criterion on the host; our component, the
+# spin-sdk "hello" fixture and a native hyper server under the same wrk load; cold start; sizes;
+# then bench/shim/run.py and bench/edge/run.py), and bench/report.py renders bench/RESULTS.md,
+# bench/shim/RESULTS.md and bench/edge/RESULTS.md from them (`make bench-report` alone).
 # Benchmarks only: nothing in `make test` depends on timing. Takes about 4 minutes once built.
 # Included by the top Makefile, whose variables (WASM, WASM_TARGET, WASMTIME) and targets
 # (build, wasmtime, rust-targets) it uses.
@@ -24,13 +26,17 @@ BENCH_NICE ?= $(if $(filter 0,$(shell id -u)),-10,0)
 # Debian packages: wrk drives the load; perf profiles (optional: without it the profile is skipped).
 BENCH_APT := wrk linux-perf
 
-.PHONY: bench bench-tools bench-build
-bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size (wasmtime serve, then Spin and the shim); writes bench/RESULTS.md and bench/shim/RESULTS.md
+.PHONY: bench bench-report bench-tools bench-build
+bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size (wasmtime serve, then Spin and the shim, then workerd); writes bench/*results.json and bench/*RESULTS.md
 	WASM=$(WASM) CWASM=$(CWASM) HELLO_WASM=$(HELLO_WASM) HELLO_CWASM=$(HELLO_CWASM) \
 	  NATIVE=$(NATIVE) SYMBOLS_CWASM=$(SYMBOLS_CWASM) BENCH_NICE=$(BENCH_NICE) \
 	  WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
 	  python3 bench/run.py
+	python3 bench/report.py
 	$(MAKE) --no-print-directory bench-shim bench-edge
+
+bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (and bench/notes.md), without measuring
+	python3 bench/report.py
 
 bench-tools:
 	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,7 +46,7 @@ bench-tools:
 bench-build: rust-targets build wasmtime
 	cargo build --release --target $(WASM_TARGET) -p bench-hello
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 cargo build --release -p bench-native-server --target-dir $(NATIVE_TARGET_DIR)
-	cargo bench -p heart-model --bench predict --no-run
+	cargo bench -p heart-wire --bench predict --no-run
 	@mkdir -p $(BENCH_OUT)
 	$(WASMTIME) compile -o $(CWASM) $(WASM)
 	$(WASMTIME) compile -o $(HELLO_CWASM) $(HELLO_WASM)
@@ -52,16 +58,18 @@ bench-build: rust-targets build wasmtime
 # must be on PATH as for the tests): start times (first, precompiling; second, from the
 # precompiled layer), ours beside the hello fixture under the same wrk load, the pod's CPU per
 # request and memory, and the same under the chart's dev and prod limits. Writes
-# bench/shim/results.json and bench/shim/RESULTS.md (about 3 minutes); the chart's resources
-# are checked against results.json.
+# bench/shim/results.json, then bench/report.py renders bench/shim/RESULTS.md (about 3 minutes);
+# the chart's resources are checked against results.json.
 .PHONY: bench-shim
 bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md
 	cargo build --release --target $(WASM_TARGET) -p bench-hello
 	WRK=$$(command -v wrk) python3 bench/shim/run.py
+	python3 bench/report.py
 
 # The component on workerd (edge/): ours through its own wasi:http handler, beside the typed
 # export and a trivial hello worker under the same workerd; cold start and RSS. Writes
-# bench/edge/results.json and bench/edge/RESULTS.md.
+# bench/edge/results.json, then bench/report.py renders bench/edge/RESULTS.md.
 .PHONY: bench-edge
 bench-edge: build jco bench-tools ## workerd: ours vs hello, cold start, RSS; writes bench/edge/RESULTS.md
 	python3 bench/edge/run.py
+	python3 bench/report.py

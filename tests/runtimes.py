@@ -19,7 +19,9 @@ As a program (the Rust tests start it this way):
 serves until SIGTERM or SIGINT, then stops everything it started (container, containerd,
 registry) in order and exits 0. It prints `ready URL pid=PID sha256:HEX` (the serving
 process and the sha256 of the .wasm served) once /health answers 200. As a module (the
-Python tests), `serve(runtime)` is a context manager.
+Python tests), `serve(runtime)` is a context manager; `launched(cmd, addr, ...)`, which serve()
+uses, starts any server argv and waits for its /health (the benches start theirs with it, e.g.
+`wasmtime_serve_cmd` with their own wasmtime flags behind taskset and nice).
 
 Spin, containerd-shim-spin and the `ctr` that can pull Spin artifacts are not in any package
 registry: where one is missing, starting its runtime fails with a message saying how to install
@@ -47,7 +49,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SPIN_TOML = REPO / "spin.toml"
@@ -111,8 +113,9 @@ def free_port() -> int:
 
 
 def wait_http(url: str, proc: subprocess.Popen | None, log: Path, what: str,
-              timeout: float = READY_TIMEOUT_S) -> None:
-    """Polls `url` until it answers 200; fails with the log if `proc` exits or time runs out."""
+              timeout: float = READY_TIMEOUT_S, poll_s: float = 0.05) -> None:
+    """Polls `url` (a fresh connection each time, every `poll_s` s) until it answers 200; fails
+    with the log if `proc` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -125,7 +128,7 @@ def wait_http(url: str, proc: subprocess.Popen | None, log: Path, what: str,
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s:\n{tail(log)}")
-        time.sleep(0.05)
+        time.sleep(poll_s)
 
 
 def tail(log: Path, lines: int = 60) -> str:
@@ -387,28 +390,26 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
         server = Server(runtime, addr, f"http://{addr}", log, sha256_file(wasm), workdir)
         log.touch()
         if runtime == "wasmtime":
-            cmd = [program("wasmtime", runtime), "serve", "-S", "cli=y", "--addr", addr, str(wasm)]
-            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
+            cmd = wasmtime_serve_cmd(wasm, addr)
+            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
         elif runtime == "jco":
             cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
-            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
+            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
         elif runtime == "spin":
             check_spin_toml_serves(wasm)
             cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
                    "--state-dir", str(workdir / "spin-state")]
-            server.pid = stack.enter_context(
-                process(cmd, log, runtime, env={**spin_env(workdir), **env})).pid
+            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**spin_env(workdir), **env})).pid
         elif runtime == "spin-oci":
             spin = program("spin", runtime)
             pushed = push(stack.enter_context(registry(workdir)), wasm, workdir)
             cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
-            server.pid = stack.enter_context(
-                process(cmd, log, runtime, env={**spin_env(workdir), **env})).pid
+            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**spin_env(workdir), **env})).pid
         elif runtime == "workerd":
             edge = build_edge(wasm, workdir / "edge", runtime)
             cmd = [program("workerd", runtime), "serve", str(edge / "config.capnp"),
                    "--socket-addr", f"http={addr}"]
-            server.pid = stack.enter_context(process(cmd, log, runtime, env={**os.environ, **env})).pid
+            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
         else:  # shim
             node = Containerd(workdir)
             pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
@@ -420,8 +421,43 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             proc = node.run_app(pushed.pinned, name, addr, log, env_args)
             server.pid = proc.pid
             stack.callback(stop_container, node, name, proc)
-        wait_http(f"{server.url}/health", None, log, runtime)
+            wait_http(f"{server.url}/health", None, log, runtime)
         yield server
+
+
+def wasmtime_serve_cmd(wasm: Path, addr: str, args: Sequence[str] = (), wasmtime: str | None = None) -> list[str]:
+    """`wasmtime serve -S cli=y [ARGS] --addr ADDR WASM`, as every caller serves the component
+    on wasmtime (`--allow-precompiled` added for a `wasmtime compile`d .cwasm). bench/run.py
+    adds its flags (pooling allocator, perf map, `--no-logging-prefix`) in `args`."""
+    pre = ["--allow-precompiled"] if Path(wasm).suffix == ".cwasm" else []
+    return [wasmtime or program("wasmtime", "wasmtime"), "serve", "-S", "cli=y", *pre, *args,
+            "--addr", addr, str(wasm)]
+
+
+@dataclass
+class Launched:
+    proc: subprocess.Popen
+    url: str
+    # Seconds from just before the launch to the first 200 on the ready path.
+    ready_s: float
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+@contextlib.contextmanager
+def launched(cmd: list[str], addr: str, log: Path, what: str, env: dict | None = None, path: str = "/health",
+             poll_s: float = 0.05, timeout: float = READY_TIMEOUT_S) -> Iterator[Launched]:
+    """Starts a server (`cmd`, which listens on `addr`; any prefix such as `nice` or `taskset`
+    that execs it keeps its pid) as `process()` does, and waits until GET `path` answers 200,
+    polled every `poll_s` s; stopped when the block ends. The one "start it, wait for ready"
+    of the tests and benches: serve() uses it, bench/run.py with its own argv and a 2 ms poll
+    (cold start is `ready_s`)."""
+    t0 = time.perf_counter()
+    with process(cmd, log, what, env) as proc:
+        wait_http(f"http://{addr}{path}", proc, log, what, timeout, poll_s)
+        yield Launched(proc, f"http://{addr}", time.perf_counter() - t0)
 
 
 def build_edge(wasm: Path, out: Path, runtime: str = "workerd") -> Path:

@@ -16,16 +16,17 @@ Measures, on 127.0.0.1, with the machine's core count and load average beside ev
      component; hello: /), polled every 2 ms, median of STARTS;
   3. memory: VmRSS and VmHWM of the workerd process after its load runs.
 
-Writes bench/edge/results.json and bench/edge/RESULTS.md. Standard library only:
-`python3 bench/edge/run.py` (needs `npm ci` and wrk). `--render` rewrites RESULTS.md from
-results.json. Environment: EDGE_BENCH_SECONDS (10), EDGE_BENCH_WARMUP (3), EDGE_BENCH_STARTS (5),
-HEART_WASM (the .wasm to build from; default target/heart_disease_api.wasm).
+Writes bench/edge/results.json (`python3 bench/report.py` renders bench/edge/RESULTS.md from
+it). workerd is started by tests/runtimes.py (`launched`). Standard library only:
+`python3 bench/edge/run.py` (needs `npm ci` and wrk). Environment: EDGE_BENCH_SECONDS (10),
+EDGE_BENCH_WARMUP (3), EDGE_BENCH_STARTS (5), HEART_WASM (the .wasm to build from; default
+target/heart_disease_api.wasm).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -34,16 +35,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench" / "load"))
 import runtimes as rt  # noqa: E402
-import result as wrk_result  # noqa: E402  (post.lua's result line)
+import result as bench_result  # noqa: E402  (post.lua's result line; results.json)
 
 WRK_LUA = REPO / "bench" / "load" / "post.lua"
 PATIENT = (
@@ -64,17 +65,6 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def status_of(url: str, timeout: float = 1.0) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            r.read()
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return None
-
-
 def proc_status_kib(pid: int, field: str) -> int | None:
     try:
         m = re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
@@ -83,41 +73,14 @@ def proc_status_kib(pid: int, field: str) -> int | None:
         return None
 
 
-class Workerd:
-    """`workerd serve CONFIG --socket-addr http=127.0.0.1:PORT`, in its own process group."""
-
-    def __init__(self, config: Path, log_path: Path):
-        self.port = rt.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.started = time.monotonic()
-        with log_path.open("a") as out:
-            self.proc = subprocess.Popen(
-                [rt.program("workerd", "workerd"), "serve", str(config),
-                 "--socket-addr", f"http=127.0.0.1:{self.port}"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-
-    def wait_ready(self, path: str, timeout: float = 60.0) -> float:
-        """Seconds from spawn to the first 200 on `path`."""
-        deadline = self.started + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"workerd exited {self.proc.returncode}:\n{rt.tail(self.log_path)}")
-            if status_of(self.url + path, timeout=2) == 200:
-                return time.monotonic() - self.started
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workerd not ready on {path}:\n{rt.tail(self.log_path)}")
-            time.sleep(0.002)
-
-    def stop(self) -> None:
-        rt.stop(self.proc)
-
-    def __enter__(self) -> "Workerd":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+@contextlib.contextmanager
+def workerd(config: Path, log_path: Path, ready_path: str) -> Iterator[rt.Launched]:
+    """`workerd serve CONFIG --socket-addr http=127.0.0.1:PORT`, started by tests/runtimes.py,
+    ready (200 on `ready_path`, polled every 2 ms; `ready_s` from spawn) for the block."""
+    addr = f"127.0.0.1:{rt.free_port()}"
+    cmd = [rt.program("workerd", "workerd"), "serve", str(config), "--socket-addr", f"http={addr}"]
+    with rt.launched(cmd, addr, log_path, "workerd", path=ready_path, poll_s=0.002, timeout=60) as w:
+        yield w
 
 
 def wrk(url: str, body_file: Path | None, seconds: int) -> dict:
@@ -126,7 +89,7 @@ def wrk(url: str, body_file: Path | None, seconds: int) -> dict:
     if body_file is not None:
         cmd += ["--", str(body_file)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    r = wrk_result.parse(out.stdout, out.stderr)
+    r = bench_result.parse(out.stdout, out.stderr)
     r["errors"] = r["socket_errors"] + r["status"]
     return r
 
@@ -135,8 +98,7 @@ def load_run(name: str, config: Path, routes: list[tuple[str, str, Path | None]]
              ready_path: str) -> dict:
     """One workerd for all of a worker's routes: warm-up, then the measured run, per route."""
     out: dict = {"routes": {}}
-    with Workerd(config, workdir / f"{name}.log") as w:
-        w.wait_ready(ready_path)
+    with workerd(config, workdir / f"{name}.log", ready_path) as w:
         for label, path, body in routes:
             log(f"{name} {label}: warm-up {WARMUP} s, then {SECONDS} s at c={CONNS}")
             wrk(w.url + path, body, WARMUP)
@@ -144,17 +106,17 @@ def load_run(name: str, config: Path, routes: list[tuple[str, str, Path | None]]
             r = wrk(w.url + path, body, SECONDS)
             r["load_before"], r["load_after"] = before, loadavg()
             out["routes"][label] = r
-        out["rss_kib"] = proc_status_kib(w.proc.pid, "VmRSS")
-        out["hwm_kib"] = proc_status_kib(w.proc.pid, "VmHWM")
+        out["rss_kib"] = proc_status_kib(w.pid, "VmRSS")
+        out["hwm_kib"] = proc_status_kib(w.pid, "VmHWM")
     return out
 
 
 def cold_start(name: str, config: Path, workdir: Path, path: str) -> dict:
     samples = []
     for i in range(STARTS):
-        with Workerd(config, workdir / f"{name}-start{i}.log") as w:
-            samples.append(w.wait_ready(path, timeout=60) * 1000)
-            rss = proc_status_kib(w.proc.pid, "VmRSS")
+        with workerd(config, workdir / f"{name}-start{i}.log", path) as w:
+            samples.append(w.ready_s * 1000)
+            rss = proc_status_kib(w.pid, "VmRSS")
         time.sleep(0.2)
     return {"path": path, "samples_ms": samples, "median_ms": statistics.median(samples),
             "rss_after_first_kib": rss}
@@ -182,8 +144,7 @@ def check_answers(cfg: dict[str, Path], workdir: Path) -> None:
     """Every measured route answers 200 before it is measured."""
     for name, path, ready in (("ours", "/predict", "/health"), ("typed", "/predict", "/health"),
                               ("hello", "/", "/")):
-        with Workerd(cfg[name], workdir / f"{name}-check.log") as w:
-            w.wait_ready(ready)
+        with workerd(cfg[name], workdir / f"{name}-check.log", ready) as w:
             req = urllib.request.Request(w.url + path, data=PATIENT.encode() if path == "/predict" else None,
                                          headers={"content-type": "application/json"})
             with urllib.request.urlopen(req, timeout=10) as r:
@@ -226,78 +187,9 @@ def measure() -> dict:
     return r
 
 
-def fmt_int(x: float) -> str:
-    return f"{x:,.0f}"
-
-
-def render(r: dict) -> str:
-    hello_rps = r["load"]["hello"]["routes"]["GET /"]["rps"]
-    rows = []
-    for worker, what in (("ours", "the component's wasi:http handler (served)"),
-                         ("typed", "typed export, bench reference only (not served)"),
-                         ("hello", "trivial JSON worker")):
-        for route, x in r["load"][worker]["routes"].items():
-            rows.append(
-                f"| {worker}: {what} | {route} | {fmt_int(x['rps'])} | {x['rps'] / hello_rps:.0%} "
-                f"| {x['p50_us'] / 1000:.2f} | {x['p99_us'] / 1000:.2f} | {x['errors']} "
-                f"| {x['load_before']} → {x['load_after']} |")
-    mem = []
-    for worker in ("ours", "typed", "hello"):
-        m = r["load"][worker]
-        mem.append(f"| {worker} | {m['rss_kib'] / 1024:.0f} | {m['hwm_kib'] / 1024:.0f} |")
-    cs = r["cold_start"]
-    starts = [
-        f"| {w} | {cs[w]['path']} | {cs[w]['median_ms']:.1f} | "
-        f"{', '.join(f'{s:.1f}' for s in cs[w]['samples_ms'])} | {cs[w]['rss_after_first_kib'] / 1024:.0f} |"
-        for w in ("ours", "hello")
-    ]
-    return "\n".join([
-        "# The component on workerd (edge/)",
-        "",
-        f"`python3 bench/edge/run.py`, {r['date']}, {r['cores']} cores, load average "
-        f"{r['load_start']} at the start and {r['load_end']} at the end; {r['workerd']}; "
-        f".wasm sha256 `{r['wasm_sha256']}`.",
-        "",
-        f"wrk -t2 -c{r['conns']}, {r['warmup']} s warm-up then {r['seconds']} s per route; wrk and "
-        "workerd share the cores (unpinned), so absolute req/s are lower than on a dedicated "
-        "machine: read the ratio to hello, measured in the same run under the same load.",
-        "",
-        "| worker | route | req/s | of hello | p50 ms | p99 ms | errors | load before → after |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
-        *rows,
-        "",
-        "Cold start: `workerd serve` spawned to the first 200 (ours: /health, which also "
-        "instantiates the component), polled every 2 ms:",
-        "",
-        "| worker | path | median ms | samples ms | RSS after the first 200, MiB |",
-        "| --- | --- | ---: | --- | ---: |",
-        *starts,
-        "",
-        "Memory of the workerd process after its load runs:",
-        "",
-        "| worker | VmRSS MiB | VmHWM MiB |",
-        "| --- | ---: | ---: |",
-        *mem,
-        "",
-        "edge/worker.js serves every route, POST /predict included, through the component's own "
-        "wasi:http handler (preview2-shim's InMemoryHttpClient), so its answers are the "
-        "component's bytes. The typed row shows what answering POST /predict through "
-        "`heart:predictor/predictor` instead would buy; it is not served because its answers "
-        "are not byte-identical (JSON number formatting, headers, request id and the log line "
-        "would have to be re-implemented in JavaScript).",
-        "",
-    ])
-
-
 def main() -> int:
-    results = HERE / "results.json"
-    if "--render" in sys.argv[1:]:
-        r = json.loads(results.read_text())
-    else:
-        r = measure()
-        results.write_text(json.dumps(r, indent=2) + "\n")
-    (HERE / "RESULTS.md").write_text(render(r))
-    print((HERE / "RESULTS.md").read_text())
+    bench_result.write_json(HERE / "results.json", measure())
+    log("wrote bench/edge/results.json (`python3 bench/report.py` renders RESULTS.md)")
     return 0
 
 

@@ -1,7 +1,9 @@
-"""The result line bench/load/post.lua makes wrk print, read: one place for every bench
-(bench/run.py, bench/shim/run.py, bench/edge/run.py)."""
+"""What every bench (bench/run.py, bench/shim/run.py, bench/edge/run.py) shares: the result
+line bench/load/post.lua makes wrk print, read; and how a bench writes its results.json."""
 
 import json
+import re
+from pathlib import Path
 
 PREFIX = "BENCH_JSON "
 
@@ -16,3 +18,16 @@ def parse(stdout: str, stderr: str = "") -> dict:
             r["socket_errors"] = r["connect"] + r["read"] + r["write"] + r["timeout"]
             return r
     raise RuntimeError(f"wrk printed no result:\n{stdout}\n{stderr}")
+
+
+def scrub(text: str) -> str:
+    """No machine-local paths in the committed results (temporary folders, tool locations):
+    each becomes its last component."""
+    return re.sub(r"/(?:tmp|work|root|home)/[^\s\"']*",
+                  lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
+
+
+def write_json(path: Path, results: dict) -> None:
+    """A bench's figures, the one thing its measuring script writes (bench/report.py renders
+    them): indented JSON, machine-local paths scrubbed."""
+    path.write_text(scrub(json.dumps(results, indent=2, default=str)) + "\n")

@@ -15,9 +15,9 @@ Measures, on 127.0.0.1 only, with the machine's core count and load average besi
      batch of 1000 patients; then c=16 under the chart's dev and prod limits (`ctr run
      --memory-limit --cpus`), with the cgroup files that show whether they are enforced.
 
-Writes bench/shim/results.json and bench/shim/RESULTS.md. Reuses tests/runtimes.py (registry,
-`make push`, Containerd). Standard library only: `python3 bench/shim/run.py`.
-`--render` writes RESULTS.md again from results.json.
+Writes bench/shim/results.json (`python3 bench/report.py` renders bench/shim/RESULTS.md from
+it). Reuses tests/runtimes.py (registry, `make push`, Containerd, `launched` for `spin up`).
+Standard library only: `python3 bench/shim/run.py`.
 Environment: SHIM_BENCH_SECONDS (10), SHIM_BENCH_WARMUP (3), SHIM_BENCH_STARTS (5),
 WRK (wrk on PATH).
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -35,16 +34,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench" / "load"))
 import runtimes as rt  # noqa: E402
-import result as wrk_result  # noqa: E402  (post.lua's result line)
+import result as bench_result  # noqa: E402  (post.lua's result line; results.json)
 
 HELLO_TOML = HERE / "spin.toml"
 HELLO_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello.wasm"
@@ -200,20 +199,6 @@ def cgroup_figures(dirs: dict[str, Path]) -> dict:
     }
 
 
-def wait_200(url: str, proc: subprocess.Popen, log_file: Path, t0: float, timeout: float = 120) -> float:
-    """Polls `url` every 5 ms until it answers 200; seconds since t0."""
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ctr run exited with {proc.returncode}:\n{rt.tail(log_file)}")
-        with contextlib.suppress(OSError, urllib.error.URLError):
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return time.perf_counter() - t0
-        if time.perf_counter() - t0 > timeout:
-            raise RuntimeError(f"{url} not ready in {timeout} s:\n{rt.tail(log_file)}")
-        time.sleep(0.005)
-
-
 class App:
     """One `ctr run` of a pulled Spin image on the shim; `stop()` returns the shim's peak lines."""
 
@@ -225,7 +210,8 @@ class App:
         self.log_offset = node.log.stat().st_size
         self.t0 = time.perf_counter()
         self.proc = node.run_app(ref, name, f"127.0.0.1:{self.port}", self.log, tuple(extra))
-        self.ready_s = wait_200(f"{self.url}/health", self.proc, self.log, self.t0)
+        rt.wait_http(f"{self.url}/health", self.proc, self.log, "ctr run", timeout=120, poll_s=0.005)
+        self.ready_s = time.perf_counter() - self.t0
         self.pids = shim_pids(name)
         pin(self.pids, SHIM_CPU)
         self.cgroups = cgroup_dirs(self.pids, name)
@@ -261,32 +247,32 @@ class App:
         return lines
 
 
+@dataclass
 class SpinUp:
-    """`spin up` of a spin.toml on 127.0.0.1, pinned to the shim's CPU: the same interface as
-    App for load(), so that Spin and the shim are measured alike."""
+    """A `spin up` started by tests/runtimes.py, pinned to the shim's CPU: the same interface
+    as App for load(), so that Spin and the shim are measured alike."""
 
-    def __init__(self, toml: Path, name: str, workdir: Path):
-        self.port = rt.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"{name}.log"
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [rt.program("spin", "spin"), "up", "--from", str(toml), "--listen", f"127.0.0.1:{self.port}",
-                 "--state-dir", str(workdir / f"{name}-state")],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=rt.spin_env(workdir), start_new_session=True)
-        self.ready_s = wait_200(f"{self.url}/health", self.proc, self.log, time.perf_counter())
+    url: str
+    pids: list[int]
+
+
+@contextlib.contextmanager
+def spin_up(toml: Path, name: str, workdir: Path) -> Iterator[SpinUp]:
+    """`spin up` of a spin.toml on a free 127.0.0.1 port, ready (/health) for the block."""
+    addr = f"127.0.0.1:{rt.free_port()}"
+    cmd = [rt.program("spin", "spin"), "up", "--from", str(toml), "--listen", addr,
+           "--state-dir", str(workdir / f"{name}-state")]
+    with rt.launched(cmd, addr, workdir / f"{name}.log", "spin up", env=rt.spin_env(workdir),
+                     poll_s=0.005) as srv:
         # `spin up` runs the HTTP trigger in a child process: count and pin the whole tree.
         table = proc_table()
-        self.pids, grew = [self.proc.pid], True
+        pids, grew = [srv.pid], True
         while grew:
-            children = [pid for pid, (ppid, _) in table.items() if ppid in self.pids and pid not in self.pids]
-            self.pids += children
+            children = [pid for pid, (ppid, _) in table.items() if ppid in pids and pid not in pids]
+            pids += children
             grew = bool(children)
-        pin(self.pids, SHIM_CPU)
-
-    def stop(self) -> None:
-        rt.stop(self.proc)
+        pin(pids, SHIM_CPU)
+        yield SpinUp(srv.url, pids)
 
 
 def peak_kib(lines: list[str]) -> list[int]:
@@ -303,10 +289,10 @@ def wrk(url: str, script: Path, conns: int, seconds: int, body: Path | None = No
     if WRK_CPU is not None:
         argv = ["taskset", "-c", str(WRK_CPU)] + argv
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    return {**wrk_result.parse(out.stdout, out.stderr), "conns": conns}
+    return {**bench_result.parse(out.stdout, out.stderr), "conns": conns}
 
 
-def load(app: App, kind: str, conns: int, bodies: dict[str, Path]) -> dict:
+def load(app: App | SpinUp, kind: str, conns: int, bodies: dict[str, Path]) -> dict:
     """Warm-up, then the measured run with the shim's CPU and the load average around it."""
     if kind == "hello":
         url, script, body = f"{app.url}/", WRK_LUA, None
@@ -466,11 +452,8 @@ def main() -> int:
         r["spin"] = {}
         for key, toml, kind in (("ours_c16", rt.SPIN_TOML, "one"), ("hello_c16", HELLO_TOML, "hello")):
             log(f"spin up {key}")
-            app = SpinUp(toml, f"spin-{key}", work)
-            try:
+            with spin_up(toml, f"spin-{key}", work) as app:
                 r["spin"][key] = load(app, kind, 16, bodies)
-            finally:
-                app.stop()
         r["spin_ratio_ours_hello_rps"] = r["spin"]["ours_c16"]["rps"] / r["spin"]["hello_c16"]["rps"]
         r["spin_ratio_ours_hello_cpu"] = (r["spin"]["hello_c16"]["cpu_ms_per_req"]
                                           / r["spin"]["ours_c16"]["cpu_ms_per_req"])
@@ -478,217 +461,12 @@ def main() -> int:
     c16, h16 = r["cases"]["ours_c16"], r["cases"]["hello_c16"]
     r["ratio_ours_hello_rps"] = c16["rps"] / h16["rps"]
     r["ratio_ours_hello_cpu"] = h16["cpu_ms_per_req"] / c16["cpu_ms_per_req"]
-    write(r)
-    log(f"wrote {HERE.relative_to(REPO)}/results.json and RESULTS.md")
+    bench_result.write_json(HERE / "results.json", r)
+    log(f"wrote {HERE.relative_to(REPO)}/results.json (`python3 bench/report.py` renders RESULTS.md)")
     return 0
 
 
-# ---------------------------------------------------------------------------------------------
-# RESULTS.md
-# ---------------------------------------------------------------------------------------------
-
-def scrub(text: str) -> str:
-    """No machine-local paths in the files written (temporary folders, tool locations): each
-    becomes its last component."""
-    return re.sub(r"/(?:tmp|work|root|home)/[^\s\"']*", lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
-
-
-def write(r: dict) -> None:
-    (HERE / "results.json").write_text(scrub(json.dumps(r, indent=2)) + "\n")
-    (HERE / "RESULTS.md").write_text(scrub(render(r)))
-
-
-def mib(kib: float | None) -> str:
-    return f"{kib / 1024:.1f} MiB" if kib else "—"
-
-
-def us(x: float) -> str:
-    return f"{x / 1000:.2f} ms" if x >= 1000 else f"{x:.0f} µs"
-
-
-def container_share(c: dict) -> str:
-    youki = [str(pid) for pid, info in c["memory"]["pids"].items() if "youki" in info.get("comm", "")]
-    total = sum(c["cpu_s_by_pid"].values())
-    part = sum(v for pid, v in c["cpu_s_by_pid"].items() if str(pid) in youki)
-    return f"{part / total:.0%}" if total and youki else "—"
-
-
-def peak_of(case: dict) -> float:
-    """The largest of the memory figures (KiB) of one process or of the container's cgroup:
-    what a limit has to cover (the sum over the shim's processes counts the pages they share,
-    the binary's, more than once)."""
-    m = case["memory"]
-    return max([*case["shim_peak_kib"], m["vmhwm_kib_max"] or 0,
-                (m["memory_max_usage_bytes"] or 0) / 1024])
-
-
-def render(r: dict) -> str:
-    m = r["machine"]
-    out: list[str] = []
-    w = out.append
-    w("# The image on SpinKube's node runtime: containerd + containerd-shim-spin\n")
-    w(f"Generated by `python3 bench/shim/run.py` on {r['date']}; do not edit by hand.\n")
-    busy = (f"**yes** (a `cargo install` was running: figures are depressed, read the ratios)"
-            if m["cargo_install_running"] else "no")
-    w(f"- machine: **{m['cores']} cores**; load average at start **{m['load_start']}**, at end "
-      f"**{m['load_end']}**; other heavy work running at start: {busy}")
-    v = r["versions"]
-    w(f"- {v['shim']} under containerd {v['containerd']} (a private daemon, no CRI), ctr {v['ctr']}, "
-      f"spin {v['spin']} (`make push` for ours, `spin registry push` of bench/shim/spin.toml for "
-      f"hello, to a loopback docker-registry), {v['wrk']}")
-    w(f"- load: `wrk -t1 -cC -d{r['params']['seconds']}s` after a {r['params']['warmup']} s warm-up; "
-      f"{r['params']['pinning']} (`sched_setaffinity` on every thread of the shim's processes, "
-      "`taskset` for wrk)\n")
-
-    s = r["starts"]
-    w("## Start times (`ctr run` to the first 200 from /health)\n")
-    w(f"A fresh containerd per sample (empty content store), then `ctr images pull`, then two "
-      f"`ctr run --rm` of the pulled image in turn; /health polled every 5 ms; median of "
-      f"{r['params']['starts']}. The old plain-image form (a rootfs with /spin.toml) has been "
-      "dropped from the project and is not measured.\n")
-    w("| start | median | samples | cores | load (start → end of run) |")
-    w("| --- | ---: | --- | ---: | --- |")
-    for key, label in (("first", "first start (shim precompiles the wasm layer)"),
-                       ("second", "second start (loads the precompiled layer)"),
-                       ("pull_s", "pull (not part of the start)")):
-        w(f"| {label} | {s[key]['median_ms']:.0f} ms | {', '.join(f'{x:.0f}' for x in s[key]['samples_ms'])} ms "
-          f"| {m['cores']} | {m['load_start']} → {m['load_end']} |")
-    w("")
-
-    w("## Throughput under the shim, side by side (c=16)\n")
-    w("| app | load | req/s | p50 | p99 | non-2xx | socket errors | shim CPU | CPU per request | "
-      "req per shim CPU-s | load avg (before → after) |")
-    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    labels = {
-        "ours_c16": ("ours", "POST /predict, 1 patient, c=16"),
-        "hello_c16": ("hello fixture", "GET /, c=16"),
-        "ours_c64": ("ours", "POST /predict, 1 patient, c=64"),
-        "ours_batch1000_c4": ("ours", "POST /predict, batch of 1000, c=4"),
-        "ours_c16_dev_limits": ("ours, dev limits", "POST /predict, 1 patient, c=16"),
-        "ours_c16_prod_limits": ("ours, prod limits", "POST /predict, 1 patient, c=16"),
-    }
-
-    def row(key: str, runs: str = "cases", runtime: str = "") -> str:
-        c = r[runs][key]
-        app, what = labels[key]
-        return (f"| {app}{runtime} | {what} | {c['rps']:,.0f} | {us(c['p50_us'])} | {us(c['p99_us'])} | "
-                f"{c['status']} | {c['socket_errors']} | {c['shim_cpu_share']:.0%} | "
-                f"{c['cpu_ms_per_req'] * 1000:.0f} µs | {c['req_per_cpu_s'] or 0:,.0f} | "
-                f"{c['load_before']} → {c['load_after']} |")
-    for key in ("ours_c16", "hello_c16"):
-        w(row(key))
-    if "spin" in r:
-        for key in ("ours_c16", "hello_c16"):
-            w(row(key, "spin", ", `spin up`"))
-        w(f"\nUnder `spin up` (Spin {r['versions']['spin']}, the runtime the shim embeds; its "
-          f"processes pinned like the shim's): ours / hello **{r['spin_ratio_ours_hello_rps']:.3f}** in req/s, "
-          f"{r['spin_ratio_ours_hello_cpu']:.3f} in CPU per request (hello's / ours).")
-    ok = r["ratio_ours_hello_rps"] >= 0.9
-    w(f"\nours / hello: **{r['ratio_ours_hello_rps']:.3f}** in req/s, "
-      f"{r['ratio_ours_hello_cpu']:.3f} in CPU per request (hello's / ours) — target ≥ 0.9: "
-      f"{'met' if ok else '**missed**'}. \"shim CPU\" is the utime+stime of the container's "
-      "containerd-shim-spin-v2 processes (and their children) over the run's wall time "
-      "(100 % = one core).\n")
-
-    w("## Resources of ours (one container per row)\n")
-    w("| case | req/s | errors | CPU per request | of it in the container process | shim's peak RSS, zygote's (containerd log) | "
-      "VmHWM: shim main / container process / sum of all | cgroup memory.max_usage_in_bytes | cores | load avg (after) |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    for key in ("ours_c16", "ours_c64", "ours_batch1000_c4", "hello_c16"):
-        c = r["cases"][key]
-        mm = c["memory"]
-        w(f"| {labels[key][0]}: {labels[key][1]} | {c['rps']:,.0f} | {c['status'] + c['socket_errors']} | "
-          f"{c['cpu_ms_per_req'] * 1000:.0f} µs | {container_share(c)} | {', '.join(mib(k) for k in c['shim_peak_kib']) or '—'} | "
-          f"{mib(mm['shim_main_vmhwm_kib'])} / {mib(mm['container_vmhwm_kib'])} / {mib(mm['vmhwm_kib_sum'])} | "
-          f"{mib((mm['memory_max_usage_bytes'] or 0) / 1024)} | "
-          f"{m['cores']} | {c['load_after']} |")
-    w("")
-    w("The shim's log lines at stop, ours at c=16:\n")
-    w("```")
-    for ln in r["cases"]["ours_c16"]["shim_log"]:
-        w(ln[-300:])
-    w("```\n")
-
-    w("## Under the chart's limits (`ctr run --memory-limit --cpus`)\n")
-    w("| values file | requests | limits | ctr run | req/s | p99 | errors | shim CPU | "
-      "cgroup memory.limit_in_bytes | cpu.cfs_quota_us / period | nr_throttled | peak (cgroup) |")
-    w("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for env_name in ("dev", "prod"):
-        c = r["cases"][f"ours_c16_{env_name}_limits"]
-        lim = r["limits"][env_name]
-        mm = c["memory"]
-        req, li = lim["values"].get("requests", {}), lim["values"].get("limits", {})
-        w(f"| values-{env_name}.yaml | {req.get('cpu')}/{req.get('memory')} | {li.get('cpu')}/{li.get('memory')} | "
-          f"`{' '.join(lim['ctr_args'])}` | {c['rps']:,.0f} | {us(c['p99_us'])} | {c['status'] + c['socket_errors']} | "
-          f"{c['shim_cpu_share']:.0%} | {mm['memory_limit_bytes'] if mm['memory_limit_bytes'] is not None else '—'} | "
-          f"{mm['cfs_quota_us']} / {mm['cfs_period_us']} | {mm['nr_throttled']} | "
-          f"{mib((mm['memory_max_usage_bytes'] or 0) / 1024)} |")
-    w("")
-    w(enforcement(r))
-    w(proposal(r))
-    return "\n".join(out) + "\n"
-
-
-def enforcement(r: dict) -> str:
-    notes = []
-    for env_name in ("dev", "prod"):
-        c = r["cases"][f"ours_c16_{env_name}_limits"]
-        mm = c["memory"]
-        want_mem, want_cpu = int(r["limits"][env_name]["ctr_args"][1]), float(r["limits"][env_name]["ctr_args"][3])
-        quota = (mm["cfs_quota_us"] / mm["cfs_period_us"]
-                 if mm["cfs_quota_us"] and mm["cfs_quota_us"] > 0 and mm["cfs_period_us"] else None)
-        youki = [pid for pid, info in mm["pids"].items() if "youki" in info.get("comm", "")]
-        used = sum(v for pid, v in c["cpu_s_by_pid"].items() if pid in youki) / SECONDS
-        notes.append(
-            f"- {env_name}: `memory.limit_in_bytes` of the container's cgroup is "
-            f"{mm['memory_limit_bytes']} ({'= --memory-limit: set' if mm['memory_limit_bytes'] == want_mem else '**not the limit asked for**'}; "
-            f"usage peaked at {mib((mm['memory_max_usage_bytes'] or 0) / 1024)}, so it was never reached: enforcement "
-            f"of memory is configured, not exercised); `cpu.cfs_quota_us/period` = "
-            f"{f'{quota:g} CPU' if quota else '**none**'} ({'= --cpus: set' if quota and abs(quota - want_cpu) < 0.01 else '**not the quota asked for**'}); "
-            f"the container process used {used:.2f} CPU, throttled {mm['nr_throttled']} times.")
-    notes.append("- The cgroup holds only the container's process (youki's init, where the wasm runs: "
-                 "~100 % of the CPU per request). The shim's main process (the task service, which also "
-                 "precompiles) and its helpers stay in containerd's cgroup here, outside the limit: on a "
-                 "node their memory counts against the node, not the pod.")
-    return "Are the limits enforced here?\n\n" + "\n".join(notes) + "\n"
-
-
-def proposal(r: dict) -> str:
-    c16, c64, batch = (r["cases"][k] for k in ("ours_c16", "ours_c64", "ours_batch1000_c4"))
-    pre = r["precompile"]["ours"]
-    peak = max([peak_of(c) for c in (c16, c64, batch)] + pre["shim_peak_kib"])  # KiB
-    typical = peak_of(c16)
-    cgroup_peak = max((c["memory"]["memory_max_usage_bytes"] or 0) / 1024 for c in (c16, c64, batch))
-    cpu_req_s = c16["cpu_ms_per_req"] / 1000  # CPU-seconds per request
-    up = (lambda kib, step: step * -(-kib / 1024 // step))
-    mem_limit = up(2 * peak, 32)
-    # Memory does not grow with load: a request near typical use would keep an 80 % memory HPA
-    # at or above its target for good. So request ≥ peak / 0.8.
-    mem_req = up(max(typical, peak / 0.8), 16)
-    lines = ["## Proposed resources\n",
-             f"Measured: largest single-process or cgroup peak {mib(peak)} (the shim's own, while it "
-             f"precompiles the layer: {', '.join(mib(k) for k in pre['shim_peak_kib'])}), typical {mib(typical)} "
-             f"(c=16, largest process); the container cgroup itself peaked at {mib(cgroup_peak)} (batch of 1000). "
-             f"Memory is flat with load (c=16, c=64, batches). CPU per request {cpu_req_s * 1e6:.0f} µs at c=16 "
-             f"({1 / cpu_req_s:,.0f} requests per CPU-second).\n",
-             f"Memory limit = 2 × peak rounded up to 32 Mi; memory request = max(typical, peak / 0.8) rounded up "
-             f"to 16 Mi, so that the flat baseline never crosses an 80 % memory target by itself. CPU: the request "
-             f"sets the HPA point; the limit allows a burst of 5 × (dev) / 2 × (prod) the request.\n",
-             "| | CPU request | CPU limit | memory request | memory limit | HPA: 80 % CPU of the request at | "
-             "80 % memory of the request at | max req/s per pod at the CPU limit |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for env_name, cpu_req, cpu_lim in (("dev", 0.1, 0.5), ("prod", 0.5, 1.0)):
-        lines.append(f"| {env_name} | {cpu_req * 1000:.0f}m | {cpu_lim * 1000:.0f}m | {mem_req:.0f}Mi | "
-                     f"{mem_limit:.0f}Mi | {0.8 * cpu_req / cpu_req_s:,.0f} req/s per pod | "
-                     f"{0.8 * mem_req:.0f} Mi: not reached by load (flat at ≤ {mib(peak)}) | "
-                     f"{cpu_lim / cpu_req_s:,.0f} |")
-    return "\n".join(lines) + "\n"
-
-
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--render"]:  # RESULTS.md again from results.json, without measuring
-        write(json.loads((HERE / "results.json").read_text()))
-        sys.exit(0)
     try:
         sys.exit(main())
     except rt.Missing as e:

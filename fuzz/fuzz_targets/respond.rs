@@ -10,6 +10,9 @@
 //!   Protocol's binary tensor data) also takes an `Inference-Header-Content-Length` value
 //!   from the input that way;
 //! - the rest: the body.
+//!
+//! Every body is also read by the component's JSON reader and by serde_json, which must accept
+//! or refuse it alike and read the same values ([`check_reader`]).
 
 #![no_main]
 
@@ -22,6 +25,7 @@ use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM}
 use heart_model::{MODEL, MODEL_VERSION};
 use heart_wire::answer::write_assessment;
 use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
+use heart_wire::json::{self, Kind, Reader};
 use heart_wire::{PredictRequest, RequestError};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -119,6 +123,9 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .map(|n| (HEADER_LENGTH.to_string(), n.as_bytes().to_vec())),
     );
+    // The component's JSON reader against serde_json, on every body whatever its route.
+    check_reader(&body);
+
     let request = Request::new(method(method_name), &path, headers, body.clone());
     let routed_path = request.path().to_string();
 
@@ -165,6 +172,85 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// The request reader (`heart_wire::json`) and serde_json accept or refuse a body alike, and
+/// read the same values from it: the same structure, strings, literals and numbers (exactly:
+/// the reader's fast path rounds correctly and hands every other number to serde_json's
+/// parser, so that it reads what the service read before it had its own reader), a repeated
+/// name keeping its last value (as serde_json's map does).
+fn check_reader(body: &[u8]) {
+    let ours = read_value(body);
+    let theirs = serde_json::from_slice::<Value>(body);
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert!(same_value(a, b), "ours {a} vs serde_json {b}"),
+        (Err(_), Err(_)) => {}
+        _ => panic!(
+            "{:?}: ours {:?}, serde_json {:?}",
+            String::from_utf8_lossy(body),
+            ours.map(|_| ()),
+            theirs.map(|_| ())
+        ),
+    }
+}
+
+/// The body read by the component's reader, built into a `Value`.
+fn read_value(body: &[u8]) -> json::Result<Value> {
+    let mut r = Reader::new(body);
+    let value = reader_value(&mut r, body)?;
+    r.end()?;
+    Ok(value)
+}
+
+fn reader_value(r: &mut Reader, body: &[u8]) -> json::Result<Value> {
+    // Where the next value starts (`peek_kind` has skipped the whitespace before it).
+    let kind = r.peek_kind()?;
+    let at = body.len() - r.remaining();
+    Ok(match kind {
+        Kind::Null => {
+            r.skip()?;
+            Value::Null
+        }
+        Kind::Boolean => {
+            r.skip()?;
+            Value::Bool(body[at] == b't')
+        }
+        Kind::Number => Value::from(r.number()?),
+        Kind::String => Value::String(r.string()?.into_owned()),
+        Kind::Array => {
+            let mut items = r.array()?;
+            let mut values = Vec::new();
+            while items.next(r)? {
+                values.push(reader_value(r, body)?);
+            }
+            Value::Array(values)
+        }
+        Kind::Object => {
+            let mut members = r.object()?;
+            let mut map = serde_json::Map::new();
+            while let Some(key) = members.next_key(r)? {
+                let key = key.into_owned();
+                let value = reader_value(r, body)?;
+                map.insert(key, value);
+            }
+            Value::Object(map)
+        }
+    })
+}
+
+/// Equal values, numbers compared as the f64 they are read as (serde_json keeps integers as
+/// integers: `1` and `1.0` are the same number here).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => a == b,
+    }
+}
 
 fn status(response: &Response) -> u16 {
     response.status()
