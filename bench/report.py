@@ -10,7 +10,7 @@
 
 The measuring scripts write only JSON; this is the one place that writes Markdown, so a report
 can be re-rendered (after editing notes.md or this file) without measuring again. The part of
-bench/RESULTS.md between the soak markers belongs to `make soak` (bench/soak) and is copied
+bench/RESULTS.md between the soak markers belongs to `make soak` (tests/served/src/bin/soak.rs) and is copied
 over unchanged. Standard library only: `python3 bench/report.py`.
 """
 

@@ -5,6 +5,7 @@
 //   core.js                             the core modules as compiled WebAssembly.Modules, by name
 //   preview2-shim/*.js                  preview2-shim's browser build (only the files used)
 //   preview2-stdio.js                   js/preview2-stdio.js (fresh stdio streams per call)
+//   wasi-imports.js                     js/wasi-imports.js (the component's WASI imports)
 //   worker.js                           edge/worker.js
 //   config.capnp                        a workerd config declaring every module above: .js as ES
 //                                       modules, .wasm as wasm modules; socket "http"
@@ -104,9 +105,10 @@ export function build({ wasm, out }) {
   for (const f of shimFiles) cpSync(join(shim, f), join(out, "preview2-shim", f));
 
   writeFileSync(join(out, "preview2-stdio.js"), rewriteShim(readFileSync(join(REPO, "js", "preview2-stdio.js"), "utf8"), "./preview2-shim/"));
+  cpSync(join(REPO, "js", "wasi-imports.js"), join(out, "wasi-imports.js"));
   writeFileSync(join(out, "worker.js"), rewriteShim(readFileSync(join(REPO, "edge", "worker.js"), "utf8"), "./preview2-shim/"));
 
-  const esModules = ["worker.js", "core.js", `${NAME}.js`, "preview2-stdio.js", ...shimFiles.map((f) => `preview2-shim/${f}`)];
+  const esModules = ["worker.js", "core.js", `${NAME}.js`, "preview2-stdio.js", "wasi-imports.js", ...shimFiles.map((f) => `preview2-shim/${f}`)];
   const modules = [
     ...esModules.map((m) => `    (name = ${capnpString(m)}, esModule = embed ${capnpString(m)}),`),
     ...cores.map((m) => `    (name = ${capnpString(m)}, wasm = embed ${capnpString(m)}),`),

@@ -30,27 +30,9 @@ import * as http from "@bytecodealliance/preview2-shim/http";
 import * as io from "@bytecodealliance/preview2-shim/io";
 import * as random from "@bytecodealliance/preview2-shim/random";
 import { stdout, stderr } from "./preview2-stdio.js";
+import { wasiImports } from "./wasi-imports.js";
 
-const IMPORTS = {
-  "wasi:cli/environment": cli.environment,
-  "wasi:cli/exit": cli.exit,
-  "wasi:cli/stdin": cli.stdin,
-  "wasi:cli/stdout": stdout,
-  "wasi:cli/stderr": stderr,
-  "wasi:cli/terminal-input": cli.terminalInput,
-  "wasi:cli/terminal-output": cli.terminalOutput,
-  "wasi:cli/terminal-stdin": cli.terminalStdin,
-  "wasi:cli/terminal-stdout": cli.terminalStdout,
-  "wasi:cli/terminal-stderr": cli.terminalStderr,
-  "wasi:clocks/monotonic-clock": clocks.monotonicClock,
-  "wasi:clocks/wall-clock": clocks.wallClock,
-  "wasi:http/types": http.types,
-  "wasi:io/error": io.error,
-  "wasi:io/poll": io.poll,
-  "wasi:io/streams": io.streams,
-  "wasi:random/insecure-seed": random.insecureSeed,
-  "wasi:random/random": random.random,
-};
+const IMPORTS = wasiImports({ cli, clocks, http, io, random }, { stdout, stderr });
 
 let instance = null;
 

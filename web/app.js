@@ -12,6 +12,7 @@ import * as http from "@bytecodealliance/preview2-shim/http";
 import * as io from "@bytecodealliance/preview2-shim/io";
 import * as random from "@bytecodealliance/preview2-shim/random";
 import { createStdio } from "./preview2-stdio.js";
+import { wasiImports } from "./wasi-imports.js";
 import { instantiate } from "./component/heart.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,24 +22,7 @@ const $ = (id) => document.getElementById(id);
 const componentLog = [];
 const stdio = createStdio({ stdout: (line) => console.log(line), stderr: (line) => componentLog.push(line) });
 
-const imports = {
-  "wasi:cli/environment": cli.environment,
-  "wasi:cli/exit": cli.exit,
-  "wasi:cli/stdin": cli.stdin,
-  "wasi:cli/stdout": stdio.stdout,
-  "wasi:cli/stderr": stdio.stderr,
-  "wasi:cli/terminal-input": cli.terminalInput,
-  "wasi:cli/terminal-output": cli.terminalOutput,
-  "wasi:cli/terminal-stdin": cli.terminalStdin,
-  "wasi:cli/terminal-stdout": cli.terminalStdout,
-  "wasi:cli/terminal-stderr": cli.terminalStderr,
-  "wasi:clocks/monotonic-clock": clocks.monotonicClock,
-  "wasi:http/types": http.types,
-  "wasi:io/error": io.error,
-  "wasi:io/poll": io.poll,
-  "wasi:io/streams": io.streams,
-  "wasi:random/insecure-seed": random.insecureSeed,
-};
+const imports = wasiImports({ cli, clocks, http, io, random }, stdio);
 
 /** Instantiates the component, compiling its core modules while they download. */
 async function loadComponent() {

@@ -97,8 +97,10 @@ while (pending.length) {
 for (const file of shimFiles) writeMinified(join(shimDir, file), join(out, "shim", file));
 cpSync(join(shimDir, "..", "..", "LICENSE"), join(out, "shim", "LICENSE"));
 
-// 3. The stdio override (a fresh stream per get-stdout/get-stderr), imported as it is.
+// 3. The stdio override (a fresh stream per get-stdout/get-stderr) and the WASI import map the
+//    page shares with the edge worker, imported as they are.
 writeMinified(stdioOverride, join(out, "preview2-stdio.js"));
+writeMinified(join(repo, "js", "wasi-imports.js"), join(out, "wasi-imports.js"));
 
 // 4. The page.
 writeMinified(join(repo, "web", "app.js"), join(out, "app.js"));
