@@ -132,10 +132,13 @@ test: deps lint test-rust test-api test-spin test-logs test-stress test-edge tes
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p heart-disease-api -p heart-model --target $(WASM_TARGET) -- -D warnings
+	cargo clippy -p heart-disease-api -p heart-model -p heart-wire --target $(WASM_TARGET) -- -D warnings
 
-test-rust: build wasmtime jco ## unit tests, trainer checks, and the release .wasm served by wasmtime, jco, Spin and the SpinKube shim
-	HEART_WASM=$(CURDIR)/$(WASM) cargo test --workspace
+# Host side first (what plain `cargo test` runs, on every host member: nothing built needed),
+# then the served side (tests/served: the release .wasm under the real runtimes).
+test-rust: build wasmtime jco ## host tests (unit, properties, trainer), then the release .wasm served by wasmtime, jco, Spin, the SpinKube shim and workerd
+	cargo test --workspace --exclude heart-served
+	HEART_WASM=$(CURDIR)/$(WASM) cargo test -p heart-served
 
 test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protocol client (tritonclient) on wasmtime, Spin and the shim
 	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q -p no:cacheprovider

@@ -21,10 +21,17 @@ FUZZ_LOG := fuzz/target/$(FUZZ_TARGET).log
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_DENY_VERSION := 0.20.2
 
-include bench/soak/config.env
-SOAK := bench/soak/target/release/heart-soak
+# The soak is a binary of the served side's package (tests/served/src/bin/soak.rs), on the
+# same harness as the served tests. It is built for speed (opt-level 3, unwinding so that a
+# failed run still stops its runtime, no LTO) rather than for size like the component's
+# release profile, in its own target directory so that it never rebuilds the host's.
+include mk/soak.env
+SOAK_TARGET_DIR := target/soak
+SOAK := $(SOAK_TARGET_DIR)/release/soak
+SOAK_PROFILE := CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_PROFILE_RELEASE_STRIP=false
 
-.PHONY: hardening-tools fuzz-tools deny-tools fuzz fuzz-smoke deny audit soak soak-smoke test-hardening
+.PHONY: hardening-tools fuzz-tools deny-tools fuzz fuzz-smoke deny audit soak soak-build soak-smoke test-hardening
 
 hardening-tools: fuzz-tools deny-tools
 
@@ -66,9 +73,9 @@ deny: deny-tools ## dependency policy (deny.toml): licences, duplicate versions,
 audit: deny-tools ## RustSec advisories via cargo deny (needs network to fetch the advisory database)
 	cargo deny check advisories
 
-$(SOAK): bench/soak/Cargo.toml bench/soak/Cargo.lock bench/soak/src/main.rs $(wildcard crates/heart-model/src/*.rs) model/artifact.rs
-	cargo build --release --locked --manifest-path bench/soak/Cargo.toml
-	@touch $@
+# cargo knows when the soak is up to date (it checks the model and wire crates too).
+soak-build:
+	$(SOAK_PROFILE) cargo build --release --locked -p heart-served --bin soak --target-dir $(SOAK_TARGET_DIR)
 
 # $(call soak_run,SECONDS,WARMUP,MAX_RSS_GROWTH_PCT,RESULTS): each of SOAK_RUNTIMES in turn,
 # started by tests/runtimes.py (HEART_SKIP_RUNTIMES leaves one out, as in the tests); every
@@ -87,10 +94,10 @@ define soak_run
 	if [ -n "$$failed" ]; then echo "soak: FAILED on$$failed"; exit 1; fi
 endef
 
-soak: build wasmtime $(SOAK) ## 60 s at concurrency 64 on wasmtime serve, then Spin (valid, invalid, oversized, slow, stalled, HEAD); writes bench/RESULTS.md
+soak: build wasmtime soak-build ## 60 s at concurrency 64 on wasmtime serve, then Spin (valid, invalid, oversized, slow, stalled, HEAD); writes bench/RESULTS.md
 	$(call soak_run,$(SOAK_SECONDS),$(SOAK_WARMUP_SECONDS),$(SOAK_MAX_RSS_GROWTH_PCT),bench/RESULTS.md)
 
-soak-smoke: build wasmtime $(SOAK) ## the soak's mix for 10 s on each runtime (RSS growth not checked; writes nothing): fails on any unexpected status or unanswered connection
+soak-smoke: build wasmtime soak-build ## the soak's mix for 10 s on each runtime (RSS growth not checked; writes nothing): fails on any unexpected status or unanswered connection
 	$(call soak_run,$(SOAK_SMOKE_SECONDS),$(SOAK_SMOKE_WARMUP_SECONDS),off,)
 
 test-hardening: fuzz-smoke deny ## fuzz smoke run and cargo deny (part of `make test`)

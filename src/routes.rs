@@ -394,7 +394,8 @@ mod tests {
         Response::new(201, "text/plain", Vec::new())
     }
 
-    const ROUTES: &[Route] = &[
+    /// A table of its own for the matcher, apart from the real one.
+    const SAMPLE: &[Route] = &[
         Route::post("/predict", ok),
         Route::get("/v2/models/:model", ok),
         Route::get("/v2/models/:model/versions/:version/ready", ok),
@@ -415,24 +416,24 @@ mod tests {
 
     #[test]
     fn head_goes_where_get_goes() {
-        assert_eq!(status(find(ROUTES, &Method::Head, "/both")), 200);
-        assert_eq!(status(find(ROUTES, &Method::Post, "/both")), 201);
-        match find(ROUTES, &Method::Head, "/v2/models/heart/versions/7/ready") {
+        assert_eq!(status(find(SAMPLE, &Method::Head, "/both")), 200);
+        assert_eq!(status(find(SAMPLE, &Method::Post, "/both")), 201);
+        match find(SAMPLE, &Method::Head, "/v2/models/heart/versions/7/ready") {
             Lookup::Route(_, p) => assert_eq!(p.get("version"), Some("7")),
             _ => panic!("no match"),
         }
         // Not where only POST goes, and the Allow of a GET route names HEAD.
         assert!(
-            matches!(find(ROUTES, &Method::Head, "/predict"), Lookup::WrongMethod(a) if a == "POST")
+            matches!(find(SAMPLE, &Method::Head, "/predict"), Lookup::WrongMethod(a) if a == "POST")
         );
         assert!(
-            matches!(find(ROUTES, &Method::Put, "/v2/models/m"), Lookup::WrongMethod(a) if a == "GET, HEAD")
+            matches!(find(SAMPLE, &Method::Put, "/v2/models/m"), Lookup::WrongMethod(a) if a == "GET, HEAD")
         );
         assert!(
-            matches!(find(ROUTES, &Method::Delete, "/both"), Lookup::WrongMethod(a) if a == "GET, HEAD, POST")
+            matches!(find(SAMPLE, &Method::Delete, "/both"), Lookup::WrongMethod(a) if a == "GET, HEAD, POST")
         );
         assert!(matches!(
-            find(ROUTES, &Method::Head, "/nowhere"),
+            find(SAMPLE, &Method::Head, "/nowhere"),
             Lookup::NotFound
         ));
     }
@@ -440,21 +441,21 @@ mod tests {
     #[test]
     fn matches_methods_paths_and_captures() {
         assert!(matches!(
-            find(ROUTES, &Method::Post, "/predict"),
+            find(SAMPLE, &Method::Post, "/predict"),
             Lookup::Route(..)
         ));
         assert!(
-            matches!(find(ROUTES, &Method::Get, "/predict"), Lookup::WrongMethod(a) if a == "POST")
+            matches!(find(SAMPLE, &Method::Get, "/predict"), Lookup::WrongMethod(a) if a == "POST")
         );
         assert!(matches!(
-            find(ROUTES, &Method::Post, "/predict/"),
+            find(SAMPLE, &Method::Post, "/predict/"),
             Lookup::NotFound
         ));
         assert!(matches!(
-            find(ROUTES, &Method::Get, "/v2/models/"),
+            find(SAMPLE, &Method::Get, "/v2/models/"),
             Lookup::NotFound
         ));
-        match find(ROUTES, &Method::Get, "/v2/models/heart/versions/7/ready") {
+        match find(SAMPLE, &Method::Get, "/v2/models/heart/versions/7/ready") {
             Lookup::Route(_, p) => assert_eq!(
                 (p.get("model"), p.get("version")),
                 (Some("heart"), Some("7"))

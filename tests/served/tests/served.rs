@@ -4,12 +4,10 @@
 //! model core does. Each host serves the same bytes: the launcher checks the sha256 (and the
 //! registry's wasm layer digest) before a test starts.
 
-mod support;
-
 use heart_model::schema::FEATURES;
 use heart_model::{Patient, MODEL, MODEL_CARD_JSON, MODEL_VERSION};
+use heart_served::{Body, Req, Runtime, Server};
 use serde_json::{json, Value};
-use support::{Body, Req, Runtime, Server};
 
 #[test]
 fn wasmtime_serve() {
@@ -66,11 +64,11 @@ fn check_all(runtime: Runtime) {
 /// page; an unknown name is a problem+json 404 that lists the figures.
 fn model_figures_are_served(s: &Server) {
     let docs = s.send(&Req::get("/docs")).text();
-    for (name, _) in api_spec::model_figures() {
+    for (name, _) in heart_wire::openapi::model_figures() {
         let r = s.send(&Req::get(&format!("/model/figures/{name}")));
         assert_eq!(r.status, 200, "{:?} {name}", s.runtime);
         assert_eq!(r.header("content-type"), Some("image/svg+xml"));
-        let drawn = std::fs::read(support::repo().join("model/figures").join(&name)).unwrap();
+        let drawn = std::fs::read(heart_served::repo().join("model/figures").join(&name)).unwrap();
         assert_eq!(
             r.body, drawn,
             "{:?}: {name} is the trainer's file",
@@ -110,7 +108,7 @@ fn head_answers_like_get(s: &Server) {
         "/nowhere".into(),
     ];
     // Headers that differ between two requests whatever the method.
-    let comparable = |r: &support::Resp| {
+    let comparable = |r: &heart_served::Resp| {
         let mut headers: Vec<(String, String)> = r
             .headers
             .iter()
@@ -179,7 +177,7 @@ fn repeated_keys_are_named(s: &Server) {
 /// The 303 patients of the training data (their missing `ca`/`thal` as `null`).
 fn dataset() -> Vec<Patient> {
     let text =
-        std::fs::read_to_string(support::repo().join(trainer::DATA_FILE)).expect("data file");
+        std::fs::read_to_string(heart_served::repo().join(trainer::DATA_FILE)).expect("data file");
     trainer::data::parse(&text)
         .expect("data parses")
         .into_iter()
@@ -224,7 +222,7 @@ fn health_and_model_card(s: &Server) {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json(),
-        api_spec::openapi(),
+        heart_wire::openapi::openapi(),
         "{:?}: /openapi.json",
         s.runtime
     );

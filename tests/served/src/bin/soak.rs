@@ -1,10 +1,12 @@
 //! `make soak`: a bounded sustained load on the release component served by one real runtime
 //! (SOAK_RUNTIME: `wasmtime` for `wasmtime serve`, `spin` for `spin up`), on 127.0.0.1 only.
 //!
-//! The runtime is started by tests/runtimes.py, the one place that knows how each host starts,
-//! is known to be ready and stops: the soak runs it as a program, reads its `ready URL pid=PID
-//! sha256:HEX` line, reads the serving process's RSS (with its children: `spin up` serves from
-//! a child `spin trigger http`) from /proc, and stops it with SIGTERM to the launcher.
+//! The runtime is started by the served side's harness ([`heart_served::Server`]: through
+//! tests/runtimes.py, the one place that knows how each host starts, is known to be ready and
+//! stops), as the served tests start it; the soak reads the serving process's RSS (with its
+//! children: `spin up` serves from a child `spin trigger http`) from /proc, and stops it with
+//! SIGTERM to the launcher. Answers are read off each keep-alive connection with the harness's
+//! [`heart_served::read_response`].
 //!
 //! SOAK_CONCURRENCY workers, each on its own keep-alive connection, send a mix of valid single
 //! and batch predictions, invalid requests of every class (a repeated key among them), bodies
@@ -21,17 +23,19 @@
 //! and, with SOAK_RESULTS set, between the runtime's soak markers of that Markdown file.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use heart_model::request::{BODY_IDLE_TIMEOUT_SECS, MAX_BODY_BYTES};
 use heart_model::schema::{Domain, FEATURES};
-use heart_model::{PredictRequest, MODEL, MODEL_VERSION};
+use heart_model::{MODEL, MODEL_VERSION};
+use heart_served::{read_response, Resp, Runtime, Server};
+use heart_wire::limits::{BODY_IDLE_TIMEOUT_SECS, MAX_BODY_BYTES};
+use heart_wire::PredictRequest;
 use serde_json::{json, Map, Value};
 
 /// The markers of the whole soak part of RESULTS.md (bench/run.py keeps what is between them);
@@ -48,10 +52,6 @@ const STALLED_DECLARED: usize = 1000;
 /// A stalled body's 408 counts as expected only if it arrives this soon after its last byte
 /// (the idle rule says 2 s).
 const STALLED_DEADLINE: Duration = Duration::from_secs(2 * BODY_IDLE_TIMEOUT_SECS);
-/// How long the launcher gets to stop the runtime after SIGTERM (it waits 15 s for it).
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-/// The launcher, relative to this crate.
-const RUNTIMES_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/runtimes.py");
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -81,13 +81,9 @@ fn env_pct(name: &str, default: f64) -> f64 {
     pct
 }
 
-fn env_path(name: &str) -> PathBuf {
-    PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("set {name}")))
-}
-
 #[derive(Clone)]
 struct Config {
-    runtime: String,
+    runtime: Runtime,
     seconds: u64,
     warmup: u64,
     concurrency: u64,
@@ -396,96 +392,6 @@ fn plan(rng: &mut Rng, cfg: &Config) -> Planned {
 }
 
 // ---------------------------------------------------------------------------------------
-// HTTP/1.1 client: keep-alive, chunked or sized answers, HEAD
-// ---------------------------------------------------------------------------------------
-
-struct Answer {
-    status: u16,
-    close: bool,
-    content_type: String,
-    content_length: Option<usize>,
-    model_version: String,
-    body: Vec<u8>,
-}
-
-/// Reads one answer. The answer to a HEAD has no body, whatever its `content-length` says.
-fn read_answer(reader: &mut BufReader<TcpStream>, head: bool) -> std::io::Result<Answer> {
-    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "closed before an answer",
-        ));
-    }
-    let status: u16 = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(format!("status line {line:?}")))?;
-    let (mut close, mut chunked, mut length) = (false, false, None);
-    let (mut content_type, mut model_version) = (String::new(), String::new());
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "closed in the answer's headers",
-            ));
-        }
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let Some((k, v)) = l.split_once(':') else {
-            return Err(bad(format!("header {l:?}")));
-        };
-        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-        match k.as_str() {
-            "connection" => close = v.eq_ignore_ascii_case("close"),
-            "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-            "content-length" => length = v.parse::<usize>().ok(),
-            "content-type" => content_type = v.to_string(),
-            "x-model-version" => model_version = v.to_string(),
-            _ => {}
-        }
-    }
-    let mut body = Vec::new();
-    if head {
-        // No body follows (RFC 9110 §9.3.2), even with content-length or chunked.
-    } else if chunked {
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|_| bad(format!("chunk size {line:?}")))?;
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..])?;
-            line.clear();
-            reader.read_line(&mut line)?;
-            if size == 0 {
-                break;
-            }
-        }
-    } else if let Some(n) = length {
-        body.resize(n, 0);
-        reader.read_exact(&mut body)?;
-    } else {
-        reader.read_to_end(&mut body)?;
-        close = true;
-    }
-    Ok(Answer {
-        status,
-        close,
-        content_type,
-        content_length: length,
-        model_version,
-        body,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
 // Workers
 // ---------------------------------------------------------------------------------------
 
@@ -591,12 +497,7 @@ enum Wrong {
 }
 
 /// Checks an answer that came `took` after the request's last byte.
-fn check(
-    planned: &Planned,
-    answer: &Answer,
-    took: Duration,
-    stats: &mut Stats,
-) -> Result<(), Wrong> {
+fn check(planned: &Planned, answer: &Resp, took: Duration, stats: &mut Stats) -> Result<(), Wrong> {
     let kind = planned.kind;
     let expected = kind.expected_status();
     if answer.status != expected {
@@ -613,24 +514,29 @@ fn check(
             STALLED_DEADLINE.as_secs()
         )));
     }
+    let content_type = answer.header("content-type").unwrap_or_default();
     if kind == Kind::Head {
         // Headers only; the body (had one been read) would have desynchronised the next answer.
-        return if answer.model_version == MODEL_VERSION
-            && answer.content_type == "application/json"
-            && answer.content_length.is_some_and(|n| n > 0)
+        let content_length = answer.header("content-length");
+        return if answer.header("x-model-version") == Some(MODEL_VERSION)
+            && content_type == "application/json"
+            && content_length
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n > 0)
         {
             Ok(())
         } else {
             Err(Wrong::Content(format!(
-                "Head: x-model-version {:?}, content-type {:?}, content-length {:?}",
-                answer.model_version, answer.content_type, answer.content_length
+                "Head: x-model-version {:?}, content-type {content_type:?}, content-length \
+                 {content_length:?}",
+                answer.header("x-model-version")
             )))
         };
     }
     let value: Value = serde_json::from_slice(&answer.body)
         .map_err(|e| Wrong::Content(format!("{kind:?}: body is not JSON: {e}")))?;
     if expected >= 400 {
-        if answer.content_type != "application/problem+json" || value["status"] != expected {
+        if content_type != "application/problem+json" || value["status"] != expected {
             return Err(Wrong::Content(format!(
                 "{kind:?}: not problem+json: {value}"
             )));
@@ -746,7 +652,7 @@ fn worker(
         }
         let (stream, reader) = conn.as_mut().unwrap();
         let (written, last_byte) = send(stream, &planned.send);
-        match read_answer(reader, kind == Kind::Head) {
+        match read_response(reader, kind == Kind::Head) {
             Ok(answer) => {
                 let took = last_byte.elapsed();
                 let total_us = started.elapsed().as_micros() as u64;
@@ -780,7 +686,7 @@ fn worker(
                     }
                 }
                 let stalled = matches!(planned.send, Send::Stalled(_));
-                if answer.close || written.is_err() || stalled {
+                if !answer.keeps_alive() || written.is_err() || stalled {
                     conn = None;
                 } else if matches!(kind, Kind::OversizedDeclared | Kind::OversizedStreamed) {
                     stats.oversized_kept_open += 1;
@@ -806,113 +712,8 @@ fn worker(
 }
 
 // ---------------------------------------------------------------------------------------
-// Server: tests/runtimes.py
+// The server's memory, from /proc
 // ---------------------------------------------------------------------------------------
-
-/// The launcher (tests/runtimes.py) and what its ready line said.
-struct Server {
-    launcher: Child,
-    addr: String,
-    /// The serving process (wasmtime; for Spin, `spin up`, which serves from a child).
-    pid: u32,
-    sha256: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(runtime: &str, wasm: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let log =
-            std::env::temp_dir().join(format!("heart-soak-{runtime}-{}.log", std::process::id()));
-        let mut launcher = Command::new("python3")
-            .arg(RUNTIMES_PY)
-            .arg(runtime)
-            .args(["--addr", &addr, "--log"])
-            .arg(&log)
-            .arg("--wasm")
-            .arg(wasm)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run python3 {RUNTIMES_PY}: {e}"));
-        let mut line = String::new();
-        BufReader::new(launcher.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("the launcher's stdout");
-        // `ready http://ADDR pid=PID sha256:HEX`
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let ready = match words.as_slice() {
-            ["ready", url, pid, sha] => pid
-                .strip_prefix("pid=")
-                .and_then(|p| p.parse::<u32>().ok())
-                .zip(sha.strip_prefix("sha256:"))
-                .filter(|_| *url == format!("http://{addr}")),
-            _ => None,
-        };
-        let Some((pid, sha256)) = ready else {
-            // It says why on stderr and stops what it started; SIGTERM in case it has not.
-            let _ = Command::new("kill")
-                .args(["-TERM", &launcher.id().to_string()])
-                .status();
-            let status = launcher.wait();
-            eprintln!(
-                "soak: tests/runtimes.py {runtime} did not get ready (it said {line:?} and exited: \
-                 {status:?}; its message, if any, is above); the runtime's log {}:\n{}",
-                log.display(),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::process::exit(1);
-        };
-        Server {
-            launcher,
-            addr,
-            pid,
-            sha256: sha256.to_string(),
-            log,
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.launcher.try_wait(), Ok(None))
-            && Path::new(&format!("/proc/{}", self.pid)).exists()
-    }
-
-    /// SIGTERM to the launcher, which stops the runtime; its exit status.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.launcher.try_wait() {
-            return Some(status);
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.launcher.id().to_string()])
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.launcher.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.stop().is_none() {
-            // The runtime leads its own process group (tests/runtimes.py starts it so).
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", self.pid)])
-                .status();
-            let _ = self.launcher.kill();
-            let _ = self.launcher.wait();
-        }
-    }
-}
 
 /// How many once-a-second RSS readings each end of the comparison takes the median of.
 const RSS_WINDOW: usize = 5;
@@ -1012,20 +813,24 @@ fn ms(us: u64) -> String {
 }
 
 /// What the runtime is, in words, and the serving binary's version.
-fn describe_runtime(runtime: &str, pid: u32) -> (&'static str, String) {
+fn describe_runtime(runtime: Runtime, pid: u32) -> (&'static str, String) {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-    let version = shell(exe.to_str().unwrap_or(runtime), &["--version"]);
+    let version = shell(exe.to_str().unwrap_or(runtime.name()), &["--version"]);
     let what = match runtime {
-        "wasmtime" => "`wasmtime serve`",
-        "spin" => "`spin up` on spin.toml",
+        Runtime::Wasmtime => "`wasmtime serve`",
+        Runtime::Spin => "`spin up` on spin.toml",
         _ => "the runtime",
     };
-    (what, version.lines().next().unwrap_or(runtime).to_string())
+    (
+        what,
+        version.lines().next().unwrap_or(runtime.name()).to_string(),
+    )
 }
 
 /// Replaces this runtime's section of the results file, between its markers inside the
 /// soak markers (added before the soak's end marker when missing).
-fn write_results(path: &Path, runtime: &str, md: &str) {
+fn write_results(path: &Path, runtime: Runtime, md: &str) {
+    let runtime = runtime.name();
     let (begin, end) = (
         format!("<!-- soak:{runtime}:begin -->"),
         format!("<!-- soak:{runtime}:end -->"),
@@ -1045,8 +850,11 @@ fn write_results(path: &Path, runtime: &str, md: &str) {
 
 fn main() {
     let growth_limit = std::env::var("SOAK_MAX_RSS_GROWTH_PCT").unwrap_or_else(|_| "10".into());
+    let runtime = std::env::var("SOAK_RUNTIME").unwrap_or_else(|_| "wasmtime".into());
     let cfg = Config {
-        runtime: std::env::var("SOAK_RUNTIME").unwrap_or_else(|_| "wasmtime".into()),
+        runtime: Runtime::from_name(&runtime)
+            .filter(|r| matches!(r, Runtime::Wasmtime | Runtime::Spin))
+            .unwrap_or_else(|| panic!("SOAK_RUNTIME={runtime} (wasmtime or spin)")),
         seconds: env_num("SOAK_SECONDS", 60),
         warmup: env_num("SOAK_WARMUP_SECONDS", 60),
         concurrency: env_num("SOAK_CONCURRENCY", 64),
@@ -1063,11 +871,6 @@ fn main() {
             })),
         },
     };
-    assert!(
-        ["wasmtime", "spin"].contains(&cfg.runtime.as_str()),
-        "SOAK_RUNTIME={} (wasmtime or spin)",
-        cfg.runtime
-    );
     let shares = cfg.pct_batch
         + cfg.pct_invalid
         + cfg.pct_oversized
@@ -1079,10 +882,10 @@ fn main() {
         cfg.seconds <= 600 && cfg.warmup <= 120 && cfg.concurrency <= 256,
         "the soak is bounded: at most 600 s, 120 s of warm-up, 256 connections"
     );
-    let wasm = env_path("HEART_WASM");
-    let mut server = Server::start(&cfg.runtime, &wasm);
+    // $HEART_WASM, or the release build (target/heart_disease_api.wasm).
+    let mut server = Server::start(cfg.runtime);
     let pid = server.pid;
-    let (runtime_what, runtime_version) = describe_runtime(&cfg.runtime, pid);
+    let (runtime_what, runtime_version) = describe_runtime(cfg.runtime, pid);
     eprintln!(
         "soak: {} on {} workers, {} s warm-up + {} s against {} (pid {pid}, sha256:{})",
         runtime_version,
@@ -1143,9 +946,8 @@ fn main() {
     let server_alive = server.alive();
     let stopped = server.stop();
     let stopped_cleanly = stopped.is_some_and(|s| s.success());
-    if server_alive && stopped_cleanly {
-        let _ = std::fs::remove_file(&server.log);
-    } else {
+    if !(server_alive && stopped_cleanly) {
+        server.keep_log();
         eprintln!(
             "soak: the runtime {} (launcher: {stopped:?}); its log: {}",
             if server_alive {
@@ -1153,7 +955,7 @@ fn main() {
             } else {
                 "exited during the run"
             },
-            server.log.display()
+            server.log_path().display()
         );
     }
 
@@ -1173,10 +975,10 @@ fn main() {
     let mut md = String::new();
     md.push_str(&format!(
         "## Soak on {runtime_what} (`make soak`, SOAK_RUNTIME={})\n\n",
-        cfg.runtime
+        cfg.runtime.name()
     ));
     md.push_str(&format!(
-        "Written by `make soak` (bench/soak) on {} UTC, {runtime_version}, serving the release \
+        "Written by `make soak` (tests/served/src/bin/soak.rs) on {} UTC, {runtime_version}, serving the release \
          component sha256:{}…; load average at the end {}.\n\n",
         shell("date", &["-u", "+%Y-%m-%d %H:%M"]),
         &server.sha256[..16],
@@ -1248,7 +1050,7 @@ fn main() {
         .map_or("not checked".to_string(), |l| format!("limit +{l} %"));
     md.push_str(&format!(
         "- server RSS ({}; median of the last {RSS_WINDOW} once-a-second readings): {} at the end of warm-up, {} at the end (**{:+.1} %**, {limit}); last reading {}, peak (VmHWM) {}, {} after 1 s idle\n",
-        if cfg.runtime == "spin" {
+        if cfg.runtime == Runtime::Spin {
             "`spin up` and the `spin trigger http` child it serves from, summed"
         } else {
             "the wasmtime process"
@@ -1289,11 +1091,11 @@ fn main() {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
     {
-        write_results(&path, &cfg.runtime, &md);
+        write_results(&path, cfg.runtime, &md);
         eprintln!("soak: results written to {}", path.display());
     }
     if !pass {
-        eprintln!("soak: FAILED on {}", cfg.runtime);
+        eprintln!("soak: FAILED on {}", cfg.runtime.name());
         std::process::exit(1);
     }
 }

@@ -2,15 +2,13 @@
 //! (Node.js, through `jco transpile` of the same release .wasm), gives exactly the answers
 //! `POST /predict` gives over HTTP.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
+use heart_served::{Runtime, Server};
 use serde_json::{json, Map, Value};
-use support::{Runtime, Server};
 
 fn dataset() -> Vec<Value> {
-    let text = std::fs::read_to_string(support::repo().join(trainer::DATA_FILE)).unwrap();
+    let text = std::fs::read_to_string(heart_served::repo().join(trainer::DATA_FILE)).unwrap();
     trainer::data::parse(&text)
         .unwrap()
         .iter()
@@ -29,9 +27,9 @@ fn dataset() -> Vec<Value> {
 fn call_export(calls: &Value) -> Value {
     let out_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jco-predictor");
     let _ = std::fs::remove_dir_all(&out_dir);
-    let status = Command::new(support::jco())
+    let status = Command::new(heart_served::jco())
         .arg("transpile")
-        .arg(support::wasm())
+        .arg(heart_served::wasm())
         .arg("-o")
         .arg(&out_dir)
         .args(["--name", "heart", "--quiet"])
@@ -41,7 +39,7 @@ fn call_export(calls: &Value) -> Value {
     let calls_file = out_dir.join("calls.json");
     std::fs::write(&calls_file, calls.to_string()).unwrap();
     let out = Command::new("node")
-        .arg(support::repo().join("tests/wit/call-predictor.mjs"))
+        .arg(heart_served::repo().join("tests/wit/call-predictor.mjs"))
         .arg(out_dir.join("heart.js"))
         .arg(&calls_file)
         .stderr(Stdio::inherit())
@@ -84,7 +82,7 @@ fn as_http(a: &Value) -> Value {
     }))
 }
 
-fn assert_same(from_export: &Value, over_http: &support::Resp, what: &str) {
+fn assert_same(from_export: &Value, over_http: &heart_served::Resp, what: &str) {
     let mut http = over_http.json();
     if let Some(ok) = from_export.get("ok") {
         assert_eq!(over_http.status, 200, "{what}: {}", over_http.text());

@@ -2,8 +2,6 @@
 //! clocks: no filesystem, no sockets, no Spin-only interfaces, so every wasi:http 0.2 host
 //! (Spin, the SpinKube shim, wasmtime serve, jco) can run it.
 
-mod support;
-
 use std::process::Command;
 
 const ALLOWED: [&str; 5] = [
@@ -15,9 +13,9 @@ const ALLOWED: [&str; 5] = [
 ];
 
 fn world() -> String {
-    let out = Command::new(support::jco())
+    let out = Command::new(heart_served::jco())
         .arg("wit")
-        .arg(support::wasm())
+        .arg(heart_served::wasm())
         .output()
         .expect("run jco wit");
     assert!(

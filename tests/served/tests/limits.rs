@@ -5,19 +5,24 @@
 //! containerd-shim-spin (raw sockets, so a body can stay open or stop half-way) and, for the
 //! parser limits, natively through `respond()` as well.
 
-mod support;
-
-use std::io::{Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use heart_disease_api::body::{
-    DISCARD_MAX_BYTES, DISCARD_TIME, IDLE_TIMEOUT, MAX_BODY_BYTES, MIN_RATE, START,
-};
 use heart_disease_api::{Method, Request};
-use heart_model::request::MAX_BATCH;
+use heart_served::{read_response, Resp, Runtime, Server};
+use heart_wire::limits::{
+    BODY_IDLE_TIMEOUT_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES, DISCARD_MAX_SECS,
+    MAX_BATCH, MAX_BODY_BYTES,
+};
 use serde_json::{json, Value};
-use support::{Runtime, Server};
+
+/// How long a body may pause before the component answers 408.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(BODY_IDLE_TIMEOUT_SECS);
+/// The start a body gets before the minimum pace applies.
+const START: Duration = Duration::from_secs(BODY_START_SECS);
+/// How long the component spends discarding a refused body.
+const DISCARD_TIME: Duration = Duration::from_secs(DISCARD_MAX_SECS);
 
 const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
 
@@ -27,27 +32,6 @@ const HANG: Duration = Duration::from_secs(60);
 /// What a loaded machine may add to a time bound of the component's (scheduling, a runtime
 /// starting an instance): these bounds are about correctness, not speed.
 const SLACK: Duration = Duration::from_secs(1);
-
-/// A raw answer: status, lower-cased head, de-chunked body.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn problem(&self) -> Value {
-        assert!(
-            self.head.contains("content-type: application/problem+json"),
-            "{}",
-            self.head
-        );
-        let v: Value = serde_json::from_slice(&self.body).expect("a JSON body");
-        assert_eq!(v["status"], self.status, "{v}");
-        v
-    }
-}
 
 fn connect(s: &Server) -> TcpStream {
     let stream = TcpStream::connect(&s.addr).expect("connect");
@@ -67,94 +51,24 @@ fn chunk(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reads until the server closes. A read timeout means the server hung: the test fails.
-/// A reset after the answer arrived (the server closed with our input unread) still counts.
-fn read_answer(mut stream: TcpStream) -> Raw {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                panic!(
-                    "no answer within {HANG:?} (the server hangs); got so far: {:?}",
-                    String::from_utf8_lossy(&raw)
-                )
-            }
-            Err(e) if !raw.is_empty() => {
-                eprintln!("(read ended with {e} after the answer)");
-                break;
-            }
-            Err(e) => panic!("connection failed before any answer: {e}"),
+/// Reads the answer ([`read_response`]). A read timeout means the server hung: the test
+/// fails. The connection is read no further than the answer, so a reset after it (the server
+/// closed with our input unread) does not matter.
+fn read_answer(stream: TcpStream) -> Resp {
+    read_response(&mut BufReader::new(stream), false).unwrap_or_else(|e| {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            panic!("no whole answer within {HANG:?} (the server hangs): {e}")
         }
-        if answer_complete(&raw) {
-            break;
-        }
-    }
-    parse(&raw)
-}
-
-fn split_head(raw: &[u8]) -> Option<(String, &[u8])> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    Some((
-        String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase(),
-        &raw[end + 4..],
-    ))
-}
-
-fn answer_complete(raw: &[u8]) -> bool {
-    match split_head(raw) {
-        Some((head, rest)) if head.contains("transfer-encoding: chunked") => {
-            rest.ends_with(b"0\r\n\r\n")
-        }
-        Some((head, rest)) => head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|n| n.trim().parse::<usize>().ok())
-            .is_some_and(|n| rest.len() >= n),
-        None => false,
-    }
-}
-
-fn parse(raw: &[u8]) -> Raw {
-    let (head, mut rest) = split_head(raw)
-        .unwrap_or_else(|| panic!("no HTTP answer: {:?}", String::from_utf8_lossy(raw)));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line: {head}"));
-    let body = if head.contains("transfer-encoding: chunked") {
-        let mut body = Vec::new();
-        loop {
-            let eol = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .expect("chunk size");
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
-                .expect("hex chunk size");
-            rest = &rest[eol + 2..];
-            if size == 0 {
-                break body;
-            }
-            body.extend_from_slice(&rest[..size]);
-            rest = &rest[size + 2..];
-        }
-    } else {
-        rest.to_vec()
-    };
-    Raw { status, head, body }
+        panic!("connection failed before the whole answer: {e}")
+    })
 }
 
 /// Sends `bytes` (a head and whatever part of a body) and reads the answer, leaving the
 /// connection open for writing unless `finish` half-closes it.
-fn exchange(s: &Server, bytes: &[u8], finish: bool) -> Raw {
+fn exchange(s: &Server, bytes: &[u8], finish: bool) -> Resp {
     let mut stream = connect(s);
     // The server may refuse and close before it has read everything: keep reading then.
     let _ = stream.write_all(bytes);
@@ -219,7 +133,7 @@ fn patient_with_age(raw_number: &str) -> String {
 // Native: parser limits through respond()
 // ---------------------------------------------------------------------------------------
 
-/// The request reader allows 127 levels of nesting (`heart_model::json::MAX_DEPTH`, serde_json's
+/// The request reader allows 127 levels of nesting (`heart_wire::json::MAX_DEPTH`, serde_json's
 /// limit): deeper bodies are a 400, not a stack overflow, however deep they go within the body
 /// limit.
 #[test]
@@ -350,7 +264,7 @@ fn tries_413() -> usize {
 /// A client like Python's urllib: it sends the head and then its whole body, without
 /// `Expect: 100-continue`, and reads the answer only once the body is written. An error while
 /// writing is what such a client reports (a broken pipe), so it fails the try.
-fn send_whole_body_then_read(addr: &str, framing: &str, body: &[u8]) -> std::io::Result<Raw> {
+fn send_whole_body_then_read(addr: &str, framing: &str, body: &[u8]) -> std::io::Result<Resp> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(HANG))?;
     stream.write_all(
@@ -361,22 +275,7 @@ fn send_whole_body_then_read(addr: &str, framing: &str, body: &[u8]) -> std::io:
         .as_bytes(),
     )?;
     stream.write_all(body)?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    while !answer_complete(&raw) {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(e),
-        }
-    }
-    if split_head(&raw).is_none() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "closed without an answer",
-        ));
-    }
-    Ok(parse(&raw))
+    read_response(&mut BufReader::new(stream), false)
 }
 
 /// Every client sees its 413, not a broken pipe: bodies of 1 MiB and 16 MiB (over the limit,
@@ -409,8 +308,8 @@ fn every_client_sees_its_413(s: &Server) {
                     Ok(raw) => {
                         other += 1;
                         failed.push(format!(
-                            "{size} bytes, {framing}: {} {}",
-                            raw.status, raw.head
+                            "{size} bytes, {framing}: {} {:?}",
+                            raw.status, raw.headers
                         ));
                     }
                     Err(e) => {
@@ -428,7 +327,7 @@ fn every_client_sees_its_413(s: &Server) {
     assert!(failed.is_empty(), "{:?}: {failed:#?}", s.runtime);
 }
 
-fn detail(raw: &Raw) -> String {
+fn detail(raw: &Resp) -> String {
     raw.problem()["detail"].as_str().unwrap().to_string()
 }
 
@@ -467,7 +366,7 @@ fn a_stalled_body_times_out(s: &Server) {
 }
 
 /// A client that sends one byte every 0.5 s never pauses for the idle timeout, but falls behind
-/// the minimum pace (MIN_RATE after START): it is cut off with 408 about START after it
+/// the minimum pace (BODY_MIN_RATE after START): it is cut off with 408 about START after it
 /// began, instead of holding its instance for as long as its body lasts.
 fn a_trickling_body_is_cut_off(s: &Server) {
     let mut stream = connect(s);
@@ -493,7 +392,7 @@ fn a_trickling_body_is_cut_off(s: &Server) {
     assert_eq!(raw.status, 408, "{raw:?}");
     let detail = detail(&raw);
     assert!(
-        detail.contains("too slowly") && detail.contains(&format!("{MIN_RATE} bytes/s")),
+        detail.contains("too slowly") && detail.contains(&format!("{BODY_MIN_RATE} bytes/s")),
         "{detail}"
     );
     let bound = START + Duration::from_millis(500) + SLACK;
