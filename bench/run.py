@@ -54,10 +54,7 @@ import runtimes as rt  # noqa: E402  (how a server is started and known to be re
 RESULTS_JSON = BENCH / "results.json"
 CRITERION = ["cargo", "bench", "-p", "heart-wire", "--bench", "predict"]
 
-PATIENT = (
-    '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
-    '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'
-)
+PATIENT = bench_result.PATIENT
 
 # Where the servers' logs go for one run (set in main()).
 LOGS = Path(tempfile.gettempdir())

@@ -6,7 +6,7 @@
 mod oracle;
 
 use heart_disease_api::{Method, Request};
-use heart_model::model::{sigmoid, DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
+use heart_model::model::{sigmoid, DECISION_THRESHOLD};
 use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
@@ -105,14 +105,7 @@ fn assert_consistent(got: &Value, expected: &heart_model::Assessment) {
         Some(u64::from(p >= DECISION_THRESHOLD)),
         "{got}"
     );
-    let level = if p >= HIGH_RISK_FROM {
-        "high"
-    } else if p >= MODERATE_RISK_FROM {
-        "moderate"
-    } else {
-        "low"
-    };
-    assert_eq!(got["risk_level"], level);
+    assert_eq!(got["risk_level"], oracle::risk_level(p));
 
     let contributions = got["contributions"].as_object().expect("contributions");
     assert_eq!(contributions.len(), N_FEATURES);

@@ -47,10 +47,7 @@ import runtimes as rt  # noqa: E402
 import result as bench_result  # noqa: E402  (post.lua's result line; results.json)
 
 WRK_LUA = REPO / "bench" / "load" / "post.lua"
-PATIENT = (
-    '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
-    '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'
-)
+PATIENT = bench_result.PATIENT
 SECONDS = int(os.environ.get("EDGE_BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("EDGE_BENCH_WARMUP", "3"))
 STARTS = int(os.environ.get("EDGE_BENCH_STARTS", "5"))

@@ -1,11 +1,18 @@
-"""What every bench (bench/run.py, bench/shim/run.py, bench/edge/run.py) shares: the result
-line bench/load/post.lua makes wrk print, read; and how a bench writes its results.json."""
+"""What every bench (bench/run.py, bench/shim/run.py, bench/edge/run.py) shares: the patient
+it sends, the result line bench/load/post.lua makes wrk print, read; and how a bench writes its
+results.json."""
 
 import json
 import re
 from pathlib import Path
 
 PREFIX = "BENCH_JSON "
+
+# The one patient every bench sends (the data set's first row, compact JSON: 135 bytes).
+PATIENT = (
+    '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
+    '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'
+)
 
 
 def parse(stdout: str, stderr: str = "") -> dict:

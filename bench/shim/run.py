@@ -51,10 +51,7 @@ HELLO_REPO = "bench-hello"
 # POSTs the file named after `--`, or GETs when none is given.
 WRK_LUA = REPO / "bench" / "load" / "post.lua"
 CHART = REPO / "helm" / "heart-disease-api"
-PATIENT = (
-    '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
-    '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'
-)
+PATIENT = bench_result.PATIENT
 SECONDS = int(os.environ.get("SHIM_BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("SHIM_BENCH_WARMUP", "3"))
 STARTS = int(os.environ.get("SHIM_BENCH_STARTS", "5"))

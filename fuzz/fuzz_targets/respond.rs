@@ -21,9 +21,9 @@
 mod oracle;
 
 use heart_disease_api::{Method, Request, Response};
-use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
+use heart_model::model::DECISION_THRESHOLD;
 use heart_model::{MODEL, MODEL_VERSION};
-use heart_wire::answer::write_assessment;
+use heart_wire::answer::{write_assessment, ASSESSMENT_FIELDS};
 use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
 use heart_wire::json::{self, Kind, Reader};
 use heart_wire::{PredictRequest, RequestError};
@@ -466,26 +466,12 @@ fn check_prediction(body: &[u8], response: &Response) {
                     got["prediction"].as_u64(),
                     Some(u64::from(p >= DECISION_THRESHOLD))
                 );
-                let level = if p >= HIGH_RISK_FROM {
-                    "high"
-                } else if p >= MODERATE_RISK_FROM {
-                    "moderate"
-                } else {
-                    "low"
-                };
-                assert_eq!(got["risk_level"], level);
+                assert_eq!(got["risk_level"], oracle::risk_level(p));
                 // Same text, same parser: the served numbers are the host model's, bit for bit.
                 let mut text = Vec::new();
                 write_assessment(&assessment, &mut text, None, &mut Default::default());
                 let expected: Value = serde_json::from_slice(&text).unwrap();
-                for key in [
-                    "prediction",
-                    "probability",
-                    "risk_level",
-                    "contributions",
-                    "intercept",
-                    "imputed",
-                ] {
+                for key in ASSESSMENT_FIELDS {
                     assert_eq!(got[key], expected[key], "{key}");
                 }
             }

@@ -112,11 +112,7 @@ def test_old_otel_endpoint_field_is_refused(all_on):
     (lambda s: s.update(status={"readyReplicas": 1, "ready": True}), "status: Additional properties are not allowed ('ready'"),
 ])
 def test_spinapp_crd_refuses(all_on, mutate, message):
-    spinapp = copy.deepcopy(one(all_on, "SpinApp"))
-    assert _errors(spinapp) == []
-    mutate(spinapp)
-    errors = _errors(spinapp)
-    assert any(message in e for e in errors), errors
+    _refuses(one(all_on, "SpinApp"), mutate, message)
 
 
 def test_spinapp_crd_accepts_what_the_api_server_accepts(all_on):
@@ -144,10 +140,15 @@ def test_api_version_and_kind_are_pinned(all_on):
     (lambda e: e["spec"].update(createDeployment="true"), "spec.createDeployment: 'true' is not of type 'boolean'"),
 ])
 def test_executor_crd_refuses(all_on, mutate, message):
-    executor = copy.deepcopy(one(all_on, "SpinAppExecutor"))
-    assert _errors(executor) == []
-    mutate(executor)
-    errors = _errors(executor)
+    _refuses(one(all_on, "SpinAppExecutor"), mutate, message)
+
+
+def _refuses(rendered, mutate, message):
+    """The rendered object is valid; `mutate`d, its CRD refuses it with `message`."""
+    obj = copy.deepcopy(rendered)
+    assert _errors(obj) == []
+    mutate(obj)
+    errors = _errors(obj)
     assert any(message in e for e in errors), errors
 
 

@@ -115,3 +115,16 @@ pub fn nearly_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         _ => a == b,
     }
 }
+
+/// The risk level the thresholds give a probability, written out here rather than taken from
+/// `RiskLevel::from_probability`, which is what it checks.
+pub fn risk_level(p: f64) -> &'static str {
+    use heart_model::model::{HIGH_RISK_FROM, MODERATE_RISK_FROM};
+    if p >= HIGH_RISK_FROM {
+        "high"
+    } else if p >= MODERATE_RISK_FROM {
+        "moderate"
+    } else {
+        "low"
+    }
+}

@@ -220,9 +220,8 @@ mod tests {
         Patient::from_values(values.map(Some)).unwrap()
     }
 
-    const A: [f64; N_FEATURES] = [
-        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
-    ];
+    const A: [f64; N_FEATURES] = crate::schema::EXAMPLE;
+    /// The data set's second patient.
     const B: [f64; N_FEATURES] = [
         67.0, 1.0, 4.0, 160.0, 286.0, 0.0, 2.0, 108.0, 1.0, 1.5, 2.0, 3.0, 3.0,
     ];

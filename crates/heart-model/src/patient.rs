@@ -74,9 +74,7 @@ impl Patient {
 mod tests {
     use super::*;
 
-    const VALID: [f64; N_FEATURES] = [
-        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
-    ];
+    const VALID: [f64; N_FEATURES] = crate::schema::EXAMPLE;
 
     #[test]
     fn from_values_rejects_non_finite_and_missing_required() {

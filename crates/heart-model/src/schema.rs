@@ -150,6 +150,12 @@ pub const FEATURES: [Feature; 13] = [
     },
 ];
 
+/// The data set's first patient (UCI Cleveland, row 1), in feature order: the example in the
+/// API documentation, and the patient the tests and benchmarks start from.
+pub const EXAMPLE: [f64; 13] = [
+    63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
+];
+
 /// Number of features on the wire.
 pub const N_FEATURES: usize = FEATURES.len();
 

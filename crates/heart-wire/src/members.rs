@@ -127,9 +127,7 @@ pub fn escape_pointer(key: &str) -> String {
 mod tests {
     use super::*;
 
-    const VALID: [f64; N_FEATURES] = [
-        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0,
-    ];
+    const VALID: [f64; N_FEATURES] = heart_model::schema::EXAMPLE;
 
     #[test]
     fn raw_members_report_unknown_keys_first_sorted_and_repeated_keys_as_such() {

@@ -32,10 +32,22 @@ fn too_large_description() -> String {
     )
 }
 
-/// A patient as in the data set's first row, for examples.
+/// The example patient ([`heart_model::schema::EXAMPLE`]) as JSON, whole numbers written
+/// as integers.
 fn example_patient() -> Value {
-    json!({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1, "restecg": 2,
-           "thalach": 150, "exang": 0, "oldpeak": 2.3, "slope": 3, "ca": 0, "thal": 6})
+    FEATURES
+        .iter()
+        .zip(heart_model::schema::EXAMPLE)
+        .map(|(f, x)| {
+            let value = if x.fract() == 0.0 {
+                json!(x as i64)
+            } else {
+                json!(x)
+            };
+            (f.name.to_string(), value)
+        })
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
 /// JSON Schema of one feature's value.

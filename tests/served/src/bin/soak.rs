@@ -401,16 +401,8 @@ struct Stats {
     as_expected: [u64; KINDS.len()],
     /// Per kind, the slowest answer (µs), as expected or not.
     slowest_us: [u64; KINDS.len()],
-    /// Answers whose status is not the one expected for their kind.
-    unexpected_status: u64,
-    /// Answers with the expected status but a wrong body or headers, or (stalled bodies) late.
-    wrong: u64,
-    server_errors: u64,
-    /// Connections that closed, reset or hung instead of answering.
-    closed_without_answer: u64,
-    /// Requests whose writing failed (broken pipe, reset) though an answer then arrived.
-    write_failed: u64,
-    connect_failed: u64,
+    /// What counts against the verdict.
+    failures: Failures,
     /// Answers to oversized bodies that kept the connection open (and were reused).
     oversized_kept_open: u64,
     predictions_checked: u64,
@@ -425,12 +417,7 @@ impl Stats {
             self.as_expected[i] += other.as_expected[i];
             self.slowest_us[i] = self.slowest_us[i].max(other.slowest_us[i]);
         }
-        self.unexpected_status += other.unexpected_status;
-        self.wrong += other.wrong;
-        self.server_errors += other.server_errors;
-        self.closed_without_answer += other.closed_without_answer;
-        self.write_failed += other.write_failed;
-        self.connect_failed += other.connect_failed;
+        self.failures = self.failures.add(other.failures);
         self.oversized_kept_open += other.oversized_kept_open;
         self.predictions_checked += other.predictions_checked;
         self.latencies_us.extend(other.latencies_us);
@@ -447,23 +434,21 @@ impl Stats {
 
     /// What counts against the verdict, warm-up included.
     fn failures(&self) -> Failures {
-        Failures {
-            unexpected_status: self.unexpected_status,
-            wrong: self.wrong,
-            server_errors: self.server_errors,
-            closed_without_answer: self.closed_without_answer,
-            write_failed: self.write_failed,
-            connect_failed: self.connect_failed,
-        }
+        self.failures
     }
 }
 
+/// The answers and connections that fail a soak, counted.
 #[derive(Default, Clone, Copy)]
 struct Failures {
+    /// Answers whose status is not the one expected for their kind.
     unexpected_status: u64,
+    /// Answers with the expected status but a wrong body or headers, or (stalled bodies) late.
     wrong: u64,
     server_errors: u64,
+    /// Connections that closed, reset or hung instead of answering.
     closed_without_answer: u64,
+    /// Requests whose writing failed (broken pipe, reset) though an answer then arrived.
     write_failed: u64,
     connect_failed: u64,
 }
@@ -481,12 +466,16 @@ impl Failures {
     }
 
     fn none(&self) -> bool {
-        self.unexpected_status == 0
-            && self.wrong == 0
-            && self.server_errors == 0
-            && self.closed_without_answer == 0
-            && self.write_failed == 0
-            && self.connect_failed == 0
+        self.total() == 0
+    }
+
+    fn total(&self) -> u64 {
+        self.unexpected_status
+            + self.wrong
+            + self.server_errors
+            + self.closed_without_answer
+            + self.write_failed
+            + self.connect_failed
     }
 }
 
@@ -643,7 +632,7 @@ fn worker(
                     conn = Some((s, reader));
                 }
                 Err(e) => {
-                    stats.connect_failed += 1;
+                    stats.failures.connect_failed += 1;
                     stats.note(format!("connect: {e}"));
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
@@ -664,11 +653,11 @@ fn worker(
                         .push(total_us.min(u64::from(u32::MAX)) as u32);
                 }
                 if answer.status >= 500 {
-                    stats.server_errors += 1;
+                    stats.failures.server_errors += 1;
                 }
                 if let Err(e) = &written {
                     // The answer came, but a client that stops at a failed write never sees it.
-                    stats.write_failed += 1;
+                    stats.failures.write_failed += 1;
                     stats.note(format!(
                         "{kind:?}: writing failed ({e}), then {}",
                         answer.status
@@ -677,11 +666,11 @@ fn worker(
                 match check(&planned, &answer, took, stats) {
                     Ok(()) => stats.as_expected[i] += 1,
                     Err(Wrong::Status(what)) => {
-                        stats.unexpected_status += 1;
+                        stats.failures.unexpected_status += 1;
                         stats.note(what);
                     }
                     Err(Wrong::Content(what)) => {
-                        stats.wrong += 1;
+                        stats.failures.wrong += 1;
                         stats.note(what);
                     }
                 }
@@ -693,7 +682,7 @@ fn worker(
                 }
             }
             Err(e) => {
-                stats.closed_without_answer += 1;
+                stats.failures.closed_without_answer += 1;
                 stats.note(format!(
                     "{kind:?}: no answer: {e} after {:.2} s (write: {written:?})",
                     started.elapsed().as_secs_f64()
