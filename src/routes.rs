@@ -315,7 +315,7 @@ impl Status {
     pub fn title(self) -> &'static str {
         match self {
             Status::BadRequest => "Bad Request",
-            Status::NotFound => "Not Lookup",
+            Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
             Status::PayloadTooLarge => "Content Too Large",
