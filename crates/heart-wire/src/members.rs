@@ -52,6 +52,24 @@ impl RawPatient {
     /// first, in sorted order (a repeated one also as repeated), then the features in table
     /// order (a repeated one only as repeated: which of its values was meant is unknown).
     pub fn validate(&mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
+        let prefixed = |errors: Vec<FieldError>| -> Vec<FieldError> {
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(format!("{}{}", pointer(), e.field), e.reason))
+                .collect()
+        };
+        let wire_errors = !self.unknown.is_empty()
+            || self.repeated != 0
+            || self.values.iter().any(|raw| matches!(raw, Raw::Other(_)));
+        if !wire_errors {
+            // Only the feature table's own rules apply, and `Patient::from_values` checks
+            // them in one pass, with the same reasons, in the same order, as below.
+            let values = self.values.map(|raw| match raw {
+                Raw::Number(x) => Some(x),
+                _ => None,
+            });
+            return Patient::from_values(values).map_err(prefixed);
+        }
         let mut errors = Vec::new();
         for (key, count) in sorted_counts(&mut self.unknown) {
             let field = || format!("{}/{}", pointer(), escape_pointer(key));
@@ -101,13 +119,8 @@ impl RawPatient {
         if !errors.is_empty() {
             return Err(errors);
         }
-        // Every value passed its check above, so this only builds the patient.
-        Patient::from_values(values).map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| FieldError::new(format!("{}{}", pointer(), e.field), e.reason))
-                .collect()
-        })
+        // Not reached: a wire error is an error. Every value passed its check above.
+        Patient::from_values(values).map_err(prefixed)
     }
 }
 
