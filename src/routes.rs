@@ -464,6 +464,33 @@ mod tests {
         }
     }
 
+    /// Every problem's title is its status's reason phrase, as RFC 9110 §15 names it: the
+    /// `http` crate's table (RFC 7231's phrases) but for the two that RFC 9110 renamed.
+    #[test]
+    fn titles_are_the_reason_phrases() {
+        let all = [
+            Status::BadRequest,
+            Status::NotFound,
+            Status::MethodNotAllowed,
+            Status::RequestTimeout,
+            Status::PayloadTooLarge,
+            Status::UnsupportedMediaType,
+            Status::UnprocessableContent,
+        ];
+        for status in all {
+            let reason = http::StatusCode::from_u16(status.code())
+                .unwrap()
+                .canonical_reason()
+                .unwrap();
+            let rfc9110 = match reason {
+                "Payload Too Large" => "Content Too Large",
+                "Unprocessable Entity" => "Unprocessable Content",
+                other => other,
+            };
+            assert_eq!(status.title(), rfc9110, "{}", status.code());
+        }
+    }
+
     // The OpenAPI document describes exactly the routing table: every route is documented
     // with its method, and every documented operation is routed.
     #[test]
