@@ -15,20 +15,20 @@
 //! instances; Spin allows 1000 instances), so a few hundred clients that start a body and then
 //! stall would leave nothing for anyone else. Two rules bound the wait, both answered 408:
 //!
-//! - *idle*: no byte for [`IDLE_TIMEOUT`] (2 s). A stalled body frees its instance 2 s after
-//!   its last byte.
-//! - *pace*: after a start of [`START`] (2 s), the body must average at least [`MIN_RATE`]
-//!   (32 KiB/s): `t` after the request arrived, `MIN_RATE × (t − START)` bytes of it must be
-//!   in. A client that trickles a byte a second dodges the idle rule but not this one, and is
-//!   cut off about 2 s after it started. 32 KiB/s is about 260 kbit/s, slower than a 3G uplink
-//!   (384 kbit/s), so an honest client is not cut off: the largest body (256 KiB) may take
-//!   [`MAX_BODY_TIME`] (2 s + 8 s = 10 s, the old whole-body deadline), a single patient's
-//!   135 bytes a little over 2 s.
+//! - *idle*: no byte for [`BODY_IDLE_TIMEOUT`] (2 s). A stalled body frees its instance 2 s
+//!   after its last byte.
+//! - *pace*: after a start of [`BODY_START`] (2 s), the body must average at least
+//!   [`BODY_MIN_RATE`] (32 KiB/s): `t` after the request arrived,
+//!   `BODY_MIN_RATE × (t − BODY_START)` bytes of it must be in. A client that trickles a byte a
+//!   second dodges the idle rule but not this one, and is cut off about 2 s after it started.
+//!   32 KiB/s is about 260 kbit/s, slower than a 3G uplink (384 kbit/s), so an honest client is
+//!   not cut off: the largest body (256 KiB) may take [`BODY_MAX_TIME`] (2 s + 8 s = 10 s, the
+//!   old whole-body deadline), a single patient's 135 bytes a little over 2 s.
 //!
 //! **Refusing a large body (413).** A declared `Content-Length` over the limit is refused
 //! before reading, a streamed body as soon as it passes the limit. Before the 413 is sent, the
 //! rest of the body is read and thrown away — at most [`DISCARD_MAX_BYTES`] (32 MiB, counted
-//! from the body's first byte), for at most [`DISCARD_TIME`] (5 s) after the refusal, the idle
+//! from the body's first byte), for at most [`DISCARD_MAX_TIME`] (5 s) after the refusal, the idle
 //! rule applying — because a client that writes its whole body before reading (no `Expect:
 //! 100-continue`: Python's urllib, most scripts) otherwise gets a broken pipe instead of the
 //! answer: the host closes the connection with the body unread, and the reset reaches the
@@ -41,21 +41,19 @@
 //! and all headers once each, then the body stream until it ends. The clock is asked only when
 //! the stream has nothing to give.
 //!
-//! **Sending** hands a [`Response`] to the host with as few calls as possible: the headers in one list,
-//! a small body in one `blocking-write-and-flush` (which takes at most 4096 bytes), a large
-//! one (a batch's answer, up to ~480 KB) in writes as large as the host accepts, then one
-//! flush.
+//! **Sending** hands a [`Response`] to the host with as few calls as possible: the headers in
+//! one list, a small body in one `blocking-write-and-flush` (which takes at most 4096 bytes),
+//! a large one (a batch's answer, up to ~480 KB) in writes as large as the host accepts, then
+//! one flush.
 //!
 //! Every answer declares its `content-length`. The answer to a `HEAD` request is the `GET`
 //! answer, body included: the host, which knows the request's method, sends the head only
 //! (RFC 9110 §9.3.2), and a body shorter than the declared length would be an error to
 //! wasi:http hosts (they check what is written against `content-length`).
 
-use std::time::Duration;
-
 use heart_wire::limits::{
-    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
-    DISCARD_MAX_SECS, MAX_BODY_BYTES,
+    BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES,
+    DISCARD_MAX_TIME, MAX_BATCH, MAX_BODY_BYTES,
 };
 use heart_wire::names::BATCH_SIZE_HEADER;
 pub use spin_sdk::http::Method;
@@ -189,18 +187,6 @@ impl Response {
 // Reading
 // ---------------------------------------------------------------------------------------
 
-/// A body that sends nothing for this long is refused (408).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(BODY_IDLE_TIMEOUT_SECS);
-/// The start a body gets before [`MIN_RATE`] applies.
-pub const START: Duration = Duration::from_secs(BODY_START_SECS);
-/// The slowest average a body may arrive at after [`START`], in bytes per second.
-pub const MIN_RATE: u64 = BODY_MIN_RATE;
-/// The longest the largest accepted body may take: [`START`] + [`MAX_BODY_BYTES`] /
-/// [`MIN_RATE`].
-pub const MAX_BODY_TIME: Duration = Duration::from_secs(BODY_MAX_SECS);
-/// How long a refused body is read and discarded, at most, before the 413 goes out.
-pub const DISCARD_TIME: Duration = Duration::from_secs(DISCARD_MAX_SECS);
-
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// The most one read takes from the host.
 const READ_CHUNK: u64 = 64 * 1024;
@@ -267,10 +253,10 @@ fn read_body(
     loop {
         match stream.read(READ_CHUNK) {
             Ok(chunk) if chunk.is_empty() => {
-                // The pace rule: the body's bytes so far buy time at MIN_RATE after START.
+                // The pace rule: the body's bytes so far buy time at BODY_MIN_RATE after BODY_START.
                 let paced = arrived
-                    .saturating_add(START.as_nanos() as u64)
-                    .saturating_add(body.len() as u64 * NANOS_PER_SEC / MIN_RATE);
+                    .saturating_add(BODY_START.as_nanos() as u64)
+                    .saturating_add(body.len() as u64 * NANOS_PER_SEC / BODY_MIN_RATE);
                 wait(stream, &mut quiet_since, paced)
                     .map_err(|expired| Refusal::Other(too_slow(expired)))?;
             }
@@ -291,10 +277,10 @@ fn read_body(
 }
 
 /// Reads and drops the rest of a refused body, `received` bytes of which are already read,
-/// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_TIME`] has passed, or it
-/// stalls for [`IDLE_TIMEOUT`].
+/// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_MAX_TIME`] has passed, or it
+/// stalls for [`BODY_IDLE_TIMEOUT`].
 fn discard(stream: &InputStream, mut received: u64) {
-    let deadline = monotonic_clock::now().saturating_add(DISCARD_TIME.as_nanos() as u64);
+    let deadline = monotonic_clock::now().saturating_add(DISCARD_MAX_TIME.as_nanos() as u64);
     let mut quiet_since = None;
     // One byte past the bound, so that a body of exactly DISCARD_MAX_BYTES is seen to end.
     // `read`, not `skip`: jco's wasi:io (1.x) answers `skip` with the bytes instead of their
@@ -318,21 +304,21 @@ fn discard(stream: &InputStream, mut received: u64) {
 
 /// Which deadline passed.
 enum Expired {
-    /// Nothing arrived for [`IDLE_TIMEOUT`].
+    /// Nothing arrived for [`BODY_IDLE_TIMEOUT`].
     Idle,
     /// The caller's own deadline.
     Deadline,
 }
 
 /// Waits until the stream has something to give, or the earlier of two deadlines: the idle
-/// one ([`IDLE_TIMEOUT`] after `quiet_since`, the first time the stream was found empty since
-/// it last gave something; set here when unset) and `deadline`. An error once either has
+/// one ([`BODY_IDLE_TIMEOUT`] after `quiet_since`, the first time the stream was found empty
+/// since it last gave something; set here when unset) and `deadline`. An error once either has
 /// passed.
 fn wait(stream: &InputStream, quiet_since: &mut Option<u64>, deadline: u64) -> Result<(), Expired> {
     let now = monotonic_clock::now();
     let idle = quiet_since
         .get_or_insert(now)
-        .saturating_add(IDLE_TIMEOUT.as_nanos() as u64);
+        .saturating_add(BODY_IDLE_TIMEOUT.as_nanos() as u64);
     if now >= idle {
         return Err(Expired::Idle);
     }
@@ -350,13 +336,13 @@ fn too_slow(expired: Expired) -> Response {
     let detail = match expired {
         Expired::Idle => format!(
             "No byte of the request body arrived for {} s; a body may pause at most that long.",
-            IDLE_TIMEOUT.as_secs()
+            BODY_IDLE_TIMEOUT.as_secs()
         ),
         Expired::Deadline => format!(
             "The request body arrived too slowly: after its first {} s it must average at least \
-             {MIN_RATE} bytes/s ({MAX_BODY_BYTES} bytes within {} s).",
-            START.as_secs(),
-            MAX_BODY_TIME.as_secs()
+             {BODY_MIN_RATE} bytes/s ({MAX_BODY_BYTES} bytes within {} s).",
+            BODY_START.as_secs(),
+            BODY_MAX_TIME.as_secs()
         ),
     };
     problem(Status::RequestTimeout, &detail, &[])
@@ -373,7 +359,7 @@ fn unreadable() -> Response {
 fn too_large() -> Response {
     problem(
         Status::PayloadTooLarge,
-        &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most 1000 patients per request, without padding."),
+        &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most {MAX_BATCH} patients per request, without padding."),
         &[],
     )
 }

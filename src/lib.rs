@@ -1,11 +1,11 @@
 //! The heart-disease-api Spin component: a wasi:http 0.2 handler around the wire format
 //! ([`heart_wire`]) and the pure model core ([`heart_model`]).
 //!
-//! - [`host`]: wasi:http in and out: the request and response types, bounded reading, sending;
-//! - [`routes`]: the routing table, its matcher, the endpoints, problem+json;
-//! - [`oip`]: the Open Inference Protocol's endpoints;
-//! - [`log`]: one JSON line per request;
-//! - [`wit_export`]: the typed `heart:predictor` export, for hosts without HTTP.
+//! - `host`: wasi:http in and out: the request and response types, bounded reading, sending;
+//! - `routes`: the routing table, its matcher, the endpoints, problem+json;
+//! - `oip`: the Open Inference Protocol's endpoints;
+//! - `log`: one JSON line per request;
+//! - `wit_export`: the typed `heart:predictor` export, for hosts without HTTP.
 
 mod host;
 mod log;

@@ -2,11 +2,11 @@
 //! request to a response; the Open Inference Protocol's are in [`crate::oip`]), and the shapes
 //! of what they answer: JSON documents and RFC 9457 problem details.
 //!
-//! **The matcher** is a small static router: a table of method, path pattern and handler, where a `:name`
-//! segment captures that part of the path. A path that some route knows under another method
-//! is a 405 with the `Allow` it needs; anything else is a 404. `HEAD` goes wherever `GET` goes
-//! (RFC 9110 §9.3.2: the same status and headers, and the host sends no body), so every `GET`
-//! route allows `GET, HEAD`.
+//! **The matcher** is a small static router: a table of method, path pattern and handler,
+//! where a `:name` segment captures that part of the path. A path that some route knows under
+//! another method is a 405 with the `Allow` it needs; anything else is a 404. `HEAD` goes
+//! wherever `GET` goes (RFC 9110 §9.3.2: the same status and headers, and the host sends no
+//! body), so every `GET` route allows `GET, HEAD`.
 //!
 //! spin-sdk's `Router` does the same with a trie built per request and boxed async handlers;
 //! every request builds a fresh instance here, so a constant table is both faster and

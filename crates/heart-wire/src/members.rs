@@ -52,75 +52,63 @@ impl RawPatient {
     /// first, in sorted order (a repeated one also as repeated), then the features in table
     /// order (a repeated one only as repeated: which of its values was meant is unknown).
     pub fn validate(&mut self, pointer: impl Fn() -> String) -> Result<Patient, Vec<FieldError>> {
-        let prefixed = |errors: Vec<FieldError>| -> Vec<FieldError> {
+        let wire_errors = !self.unknown.is_empty()
+            || self.repeated != 0
+            || self.values.iter().any(|raw| matches!(raw, Raw::Other(_)));
+        if wire_errors {
+            return Err(self.errors(pointer));
+        }
+        // Only the feature table's own rules apply, which `Patient::from_values` checks in
+        // one pass (absent and `null` are both a missing value).
+        let values = self.values.map(|raw| match raw {
+            Raw::Number(x) => Some(x),
+            _ => None,
+        });
+        Patient::from_values(values).map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| FieldError::new(format!("{}{}", pointer(), e.field), e.reason))
                 .collect()
-        };
-        let wire_errors = !self.unknown.is_empty()
-            || self.repeated != 0
-            || self.values.iter().any(|raw| matches!(raw, Raw::Other(_)));
-        if !wire_errors {
-            // Only the feature table's own rules apply, and `Patient::from_values` checks
-            // them in one pass, with the same reasons, in the same order, as below.
-            let values = self.values.map(|raw| match raw {
-                Raw::Number(x) => Some(x),
-                _ => None,
-            });
-            return Patient::from_values(values).map_err(prefixed);
-        }
+        })
+    }
+
+    /// Every problem of members with a wire error among them (an unknown or repeated key, a
+    /// value that is not a number), in [`RawPatient::validate`]'s order; the features without
+    /// one get the reasons `Patient::from_values` gives.
+    fn errors(&mut self, pointer: impl Fn() -> String) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (key, count) in sorted_counts(&mut self.unknown) {
             let field = || format!("{}/{}", pointer(), escape_pointer(key));
+            let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
             errors.push(FieldError::new(
                 field(),
-                "unknown field; the features are age, sex, cp, trestbps, chol, fbs, restecg, thalach, exang, oldpeak, slope, ca, thal",
+                format!("unknown field; the features are {}", names.join(", ")),
             ));
             if count > 1 {
                 errors.push(FieldError::new(field(), REPEATED_KEY));
             }
         }
-        let mut values = [None; N_FEATURES];
-        for (i, ((slot, feature), raw)) in values
-            .iter_mut()
-            .zip(FEATURES.iter())
-            .zip(self.values)
-            .enumerate()
-        {
-            let field = || format!("{}/{}", pointer(), feature.name);
-            if self.repeated & (1 << i) != 0 {
-                errors.push(FieldError::new(field(), REPEATED_KEY));
-                continue;
-            }
-            let value = match raw {
-                Raw::Absent | Raw::Null if !feature.required => continue,
-                Raw::Absent | Raw::Null => {
-                    errors.push(FieldError::new(
-                        field(),
-                        format!("is required and {}", feature.rule()),
-                    ));
-                    continue;
-                }
-                Raw::Number(x) => Some(x),
-                Raw::Other(found) => {
-                    errors.push(FieldError::new(
-                        field(),
-                        format!("must be a number, found {found}; it {}", feature.rule()),
-                    ));
-                    continue;
+        for (i, (feature, raw)) in FEATURES.iter().zip(self.values).enumerate() {
+            let reason = if self.repeated & (1 << i) != 0 {
+                Some(REPEATED_KEY.to_string())
+            } else {
+                match raw {
+                    Raw::Absent | Raw::Null => feature.check(None).err(),
+                    Raw::Number(x) => feature.check(Some(x)).err(),
+                    Raw::Other(found) => Some(format!(
+                        "must be a number, found {found}; it {}",
+                        feature.rule()
+                    )),
                 }
             };
-            match feature.check(value) {
-                Ok(()) => *slot = value,
-                Err(reason) => errors.push(FieldError::new(field(), reason)),
+            if let Some(reason) = reason {
+                errors.push(FieldError::new(
+                    format!("{}/{}", pointer(), feature.name),
+                    reason,
+                ));
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        // Not reached: a wire error is an error. Every value passed its check above.
-        Patient::from_values(values).map_err(prefixed)
+        errors
     }
 }
 

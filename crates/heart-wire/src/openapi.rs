@@ -11,16 +11,19 @@ use serde_json::{json, Map, Value};
 
 use crate::answer::ASSESSMENT_FIELDS;
 use crate::limits::{
-    BODY_IDLE_TIMEOUT_SECS, BODY_MAX_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES,
-    MAX_BATCH, MAX_BODY_BYTES, MAX_ERRORS,
+    BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, MAX_BATCH,
+    MAX_BODY_BYTES, MAX_ERRORS,
 };
 use crate::names::{OIP_DATATYPES, OIP_HEADER_LENGTH, OIP_MODEL_NAME};
 
 /// The 408 answer's description: the body-reading rules.
 fn timeout_description() -> String {
     format!(
-        "The body stalled (no byte for {BODY_IDLE_TIMEOUT_SECS} s), or arrived slower than {BODY_MIN_RATE} bytes/s \
-         on average after its first {BODY_START_SECS} s ({MAX_BODY_BYTES} bytes take at most {BODY_MAX_SECS} s)"
+        "The body stalled (no byte for {} s), or arrived slower than {BODY_MIN_RATE} bytes/s \
+         on average after its first {} s ({MAX_BODY_BYTES} bytes take at most {} s)",
+        BODY_IDLE_TIMEOUT.as_secs(),
+        BODY_START.as_secs(),
+        BODY_MAX_TIME.as_secs()
     )
 }
 
@@ -536,9 +539,9 @@ Tensors may go both ways as binary data (<code>{header_length}</code>, <code>bin
         example = escape(&example),
         max_batch = MAX_BATCH,
         max_body = MAX_BODY_BYTES,
-        idle = BODY_IDLE_TIMEOUT_SECS,
+        idle = BODY_IDLE_TIMEOUT.as_secs(),
         rate = BODY_MIN_RATE,
-        start = BODY_START_SECS,
+        start = BODY_START.as_secs(),
         header_length = OIP_HEADER_LENGTH,
         threshold = DECISION_THRESHOLD,
         moderate = MODERATE_RISK_FROM,

@@ -12,17 +12,10 @@ use std::time::{Duration, Instant};
 use heart_disease_api::{Method, Request};
 use heart_served::{read_response, Resp, Runtime, Server};
 use heart_wire::limits::{
-    BODY_IDLE_TIMEOUT_SECS, BODY_MIN_RATE, BODY_START_SECS, DISCARD_MAX_BYTES, DISCARD_MAX_SECS,
-    MAX_BATCH, MAX_BODY_BYTES,
+    BODY_IDLE_TIMEOUT, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BATCH,
+    MAX_BODY_BYTES,
 };
 use serde_json::{json, Value};
-
-/// How long a body may pause before the component answers 408.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(BODY_IDLE_TIMEOUT_SECS);
-/// The start a body gets before the minimum pace applies.
-const START: Duration = Duration::from_secs(BODY_START_SECS);
-/// How long the component spends discarding a refused body.
-const DISCARD_TIME: Duration = Duration::from_secs(DISCARD_MAX_SECS);
 
 const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
 
@@ -332,7 +325,7 @@ fn detail(raw: &Resp) -> String {
 }
 
 /// A client that sends part of its body and then nothing, keeping the connection open: the
-/// component answers 408 once nothing has come for IDLE_TIMEOUT (2 s), so the stalled request
+/// component answers 408 once nothing has come for BODY_IDLE_TIMEOUT (2 s), so the stalled request
 /// holds its instance for about that long and no longer (within 3 s, plus slack for a loaded
 /// machine).
 fn a_stalled_body_times_out(s: &Server) {
@@ -346,7 +339,7 @@ fn a_stalled_body_times_out(s: &Server) {
     assert_eq!(raw.status, 408, "{raw:?}");
     let detail = detail(&raw);
     assert!(
-        detail.contains(&format!("for {} s", IDLE_TIMEOUT.as_secs())),
+        detail.contains(&format!("for {} s", BODY_IDLE_TIMEOUT.as_secs())),
         "{detail}"
     );
     let bound = Duration::from_secs(3) + SLACK;
@@ -360,14 +353,14 @@ fn a_stalled_body_times_out(s: &Server) {
         s.runtime
     );
     assert!(
-        waited >= IDLE_TIMEOUT - Duration::from_millis(100),
+        waited >= BODY_IDLE_TIMEOUT - Duration::from_millis(100),
         "{waited:?}"
     );
 }
 
 /// A client that sends one byte every 0.5 s never pauses for the idle timeout, but falls behind
-/// the minimum pace (BODY_MIN_RATE after START): it is cut off with 408 about START after it
-/// began, instead of holding its instance for as long as its body lasts.
+/// the minimum pace (BODY_MIN_RATE after BODY_START): it is cut off with 408 about BODY_START
+/// after it began, instead of holding its instance for as long as its body lasts.
 fn a_trickling_body_is_cut_off(s: &Server) {
     let mut stream = connect(s);
     let body = padded_patient(4096);
@@ -395,7 +388,7 @@ fn a_trickling_body_is_cut_off(s: &Server) {
         detail.contains("too slowly") && detail.contains(&format!("{BODY_MIN_RATE} bytes/s")),
         "{detail}"
     );
-    let bound = START + Duration::from_millis(500) + SLACK;
+    let bound = BODY_START + Duration::from_millis(500) + SLACK;
     eprintln!(
         "{:?}: trickling body answered 408 after {waited:?}",
         s.runtime
@@ -436,7 +429,7 @@ fn endless_chunked_body_is_refused_while_it_streams(s: &Server) {
         sent >= DISCARD_MAX_BYTES,
         "{sent} bytes sent: the body was not read on to the discard bound"
     );
-    assert!(waited < DISCARD_TIME + SLACK, "{waited:?}");
+    assert!(waited < DISCARD_MAX_TIME + SLACK, "{waited:?}");
 }
 
 /// A chunked body that passes the limit and then stalls: the component discards what comes,
@@ -449,7 +442,7 @@ fn a_refused_body_that_stalls_is_answered_after_the_idle_timeout(s: &Server) {
     let waited = started.elapsed();
     assert_eq!(raw.status, 413, "{raw:?}");
     assert!(detail(&raw).contains(&MAX_BODY_BYTES.to_string()));
-    assert!(waited < IDLE_TIMEOUT + SLACK, "{waited:?}");
+    assert!(waited < BODY_IDLE_TIMEOUT + SLACK, "{waited:?}");
 }
 
 /// `Content-Length` over the limit is refused from the header: just over it, the component
@@ -472,7 +465,7 @@ fn declared_length_over_the_limit_is_refused_before_reading(s: &Server) {
     let raw = exchange(s, &bytes, false);
     assert_eq!(raw.status, 413, "{raw:?}");
     assert!(
-        started.elapsed() < IDLE_TIMEOUT,
+        started.elapsed() < BODY_IDLE_TIMEOUT,
         "{:?}: Expect: 100-continue was answered after {:?}",
         s.runtime,
         started.elapsed()

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use heart_model::schema::{Domain, FEATURES};
 use heart_model::{MODEL, MODEL_VERSION};
 use heart_served::{read_response, Resp, Runtime, Server};
-use heart_wire::limits::{BODY_IDLE_TIMEOUT_SECS, MAX_BODY_BYTES};
+use heart_wire::limits::{BODY_IDLE_TIMEOUT, MAX_BODY_BYTES};
 use heart_wire::PredictRequest;
 use serde_json::{json, Map, Value};
 
@@ -51,7 +51,7 @@ const SLOW_PAUSE: Duration = Duration::from_millis(300);
 const STALLED_DECLARED: usize = 1000;
 /// A stalled body's 408 counts as expected only if it arrives this soon after its last byte
 /// (the idle rule says 2 s).
-const STALLED_DEADLINE: Duration = Duration::from_secs(2 * BODY_IDLE_TIMEOUT_SECS);
+const STALLED_DEADLINE: Duration = Duration::from_secs(2 * BODY_IDLE_TIMEOUT.as_secs());
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
