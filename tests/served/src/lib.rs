@@ -448,6 +448,17 @@ impl Resp {
     }
 }
 
+/// `bytes` as one chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, data, CRLF.
+pub fn chunk(bytes: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", bytes.len()).into_bytes();
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The chunk that ends a chunked body, with no trailer fields.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
 /// Sends one request on a fresh connection (`Connection: close`) and reads the answer, then
 /// the connection to its end, as a browser or curl does: bytes after the answer are a body
 /// sent to a HEAD (added to [`Resp::body`], where a test sees them) or else an error. A server
@@ -473,13 +484,15 @@ pub fn try_send(addr: &str, req: &Req) -> std::io::Result<Resp> {
     // Body write errors are expected when the server refuses early and closes: read on.
     let _ = match &req.body {
         Body::Sized(b) => stream.write_all(b),
-        Body::Chunked { chunk, chunks } => (|| {
+        Body::Chunked {
+            chunk: bytes,
+            chunks,
+        } => (|| {
+            let one = chunk(bytes);
             for _ in 0..*chunks {
-                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                stream.write_all(chunk)?;
-                stream.write_all(b"\r\n")?;
+                stream.write_all(&one)?;
             }
-            stream.write_all(b"0\r\n\r\n")
+            stream.write_all(LAST_CHUNK)
         })(),
     };
     let head_request = req.method == "HEAD";

@@ -10,7 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use heart_disease_api::{Method, Request};
-use heart_served::{read_response, Resp, Runtime, Server};
+use heart_served::{chunk, read_response, Resp, Runtime, Server, LAST_CHUNK};
 use heart_wire::limits::{
     BODY_IDLE_TIMEOUT, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BATCH,
     MAX_BODY_BYTES,
@@ -35,13 +35,6 @@ fn connect(s: &Server) -> TcpStream {
 fn head(content: &str, framing: &str) -> Vec<u8> {
     format!("POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: {content}\r\n{framing}\r\n\r\n")
         .into_bytes()
-}
-
-fn chunk(bytes: &[u8]) -> Vec<u8> {
-    let mut out = format!("{:x}\r\n", bytes.len()).into_bytes();
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// Reads the answer ([`read_response`]). A read timeout means the server hung: the test
@@ -86,7 +79,7 @@ fn chunked(chunks: &[&[u8]], terminate: bool) -> Vec<u8> {
         bytes.extend(chunk(c));
     }
     if terminate {
-        bytes.extend_from_slice(b"0\r\n\r\n");
+        bytes.extend_from_slice(LAST_CHUNK);
     }
     bytes
 }
@@ -284,7 +277,7 @@ fn every_client_sees_its_413(s: &Server) {
         for piece in body.chunks(64 * 1024) {
             chunked_body.extend(chunk(piece));
         }
-        chunked_body.extend_from_slice(b"0\r\n\r\n");
+        chunked_body.extend_from_slice(LAST_CHUNK);
         for (framing, bytes) in [
             (format!("Content-Length: {size}"), &body),
             ("Transfer-Encoding: chunked".to_string(), &chunked_body),

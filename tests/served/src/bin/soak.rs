@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use heart_model::schema::{Domain, FEATURES};
 use heart_model::{MODEL, MODEL_VERSION};
-use heart_served::{read_response, Resp, Runtime, Server};
+use heart_served::{chunk, read_response, Resp, Runtime, Server, LAST_CHUNK};
 use heart_wire::limits::{BODY_IDLE_TIMEOUT, MAX_BODY_BYTES};
 use heart_wire::PredictRequest;
 use serde_json::{json, Map, Value};
@@ -360,13 +360,11 @@ fn plan(rng: &mut Rng, cfg: &Config) -> Planned {
         }
         Kind::OversizedStreamed => {
             let mut bytes = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-            let chunk = vec![b' '; 64 * 1024];
-            for _ in 0..(MAX_BODY_BYTES / chunk.len() + 1) {
-                bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                bytes.extend_from_slice(&chunk);
-                bytes.extend_from_slice(b"\r\n");
+            let piece = vec![b' '; 64 * 1024];
+            for _ in 0..(MAX_BODY_BYTES / piece.len() + 1) {
+                bytes.extend(chunk(&piece));
             }
-            bytes.extend_from_slice(b"0\r\n\r\n");
+            bytes.extend_from_slice(LAST_CHUNK);
             (whole(bytes), None)
         }
         Kind::SlowBody => {
