@@ -389,28 +389,7 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
         log = log or workdir / "server.log"
         server = Server(runtime, addr, f"http://{addr}", log, sha256_file(wasm), workdir)
         log.touch()
-        if runtime == "wasmtime":
-            cmd = wasmtime_serve_cmd(wasm, addr)
-            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
-        elif runtime == "jco":
-            cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
-            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
-        elif runtime == "spin":
-            check_spin_toml_serves(wasm)
-            cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
-                   "--state-dir", str(workdir / "spin-state")]
-            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**spin_env(workdir), **env})).pid
-        elif runtime == "spin-oci":
-            spin = program("spin", runtime)
-            pushed = push(stack.enter_context(registry(workdir)), wasm, workdir)
-            cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
-            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**spin_env(workdir), **env})).pid
-        elif runtime == "workerd":
-            edge = build_edge(wasm, workdir / "edge", runtime)
-            cmd = [program("workerd", runtime), "serve", str(edge / "config.capnp"),
-                   "--socket-addr", f"http={addr}"]
-            server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**os.environ, **env})).pid
-        else:  # shim
+        if runtime == "shim":
             node = Containerd(workdir)
             pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
                           runtime=runtime)
@@ -422,6 +401,29 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             server.pid = proc.pid
             stack.callback(stop_container, node, name, proc)
             wait_http(f"{server.url}/health", None, log, runtime)
+            yield server
+            return
+        # Every other runtime is one process on `addr`, with its own base environment.
+        base_env = os.environ
+        if runtime == "wasmtime":
+            cmd = wasmtime_serve_cmd(wasm, addr)
+        elif runtime == "jco":
+            cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
+        elif runtime == "spin":
+            check_spin_toml_serves(wasm)
+            cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
+                   "--state-dir", str(workdir / "spin-state")]
+            base_env = spin_env(workdir)
+        elif runtime == "spin-oci":
+            spin = program("spin", runtime)
+            pushed = push(stack.enter_context(registry(workdir)), wasm, workdir)
+            cmd = [spin, "up", "--from", pushed.pinned, "--insecure", "--listen", addr]
+            base_env = spin_env(workdir)
+        else:  # workerd
+            edge = build_edge(wasm, workdir / "edge", runtime)
+            cmd = [program("workerd", runtime), "serve", str(edge / "config.capnp"),
+                   "--socket-addr", f"http={addr}"]
+        server.pid = stack.enter_context(launched(cmd, addr, log, runtime, {**base_env, **env})).pid
         yield server
 
 
