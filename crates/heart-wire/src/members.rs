@@ -77,13 +77,11 @@ impl RawPatient {
     /// one get the reasons `Patient::from_values` gives.
     fn errors(&mut self, pointer: impl Fn() -> String) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+        let unknown = format!("unknown field; the features are {}", names.join(", "));
         for (key, count) in sorted_counts(&mut self.unknown) {
             let field = || format!("{}/{}", pointer(), escape_pointer(key));
-            let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
-            errors.push(FieldError::new(
-                field(),
-                format!("unknown field; the features are {}", names.join(", ")),
-            ));
+            errors.push(FieldError::new(field(), unknown.as_str()));
             if count > 1 {
                 errors.push(FieldError::new(field(), REPEATED_KEY));
             }
