@@ -48,8 +48,10 @@ crates:
 	cargo fetch --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml
 
 # Spin, containerd-shim-spin and a `ctr` that can pull Spin artifacts come from their own
-# installers, not from a package registry: say what is missing before the tests do.
+# installers, not from a package registry: say which runtimes the tests will run and which they
+# will report as not run (and why). Never fails: CI has only the registries.
 spin-check:
+	@echo "runtimes on this machine:"
 	@python3 tests/runtimes.py --check
 
 jco: $(JCO)
@@ -89,8 +91,9 @@ build: rust-targets jco ## build the release component ($(WASM)), optimised with
 train: ## retrain on model/data and rewrite model/artifact.rs, model/model-card.json and model/figures/*.svg
 	cargo run --release -p trainer
 
-# Serve on $(HOST):$(PORT): `spin up` when Spin is installed, else `wasmtime serve`.
-up: build wasmtime ## build and serve the component on http://127.0.0.1:3000
+# Serve on $(HOST):$(PORT): `spin up` when Spin is installed, else `wasmtime serve` (installed
+# only then: about 14 minutes the first time).
+up: build $(if $(shell command -v spin),,wasmtime) ## build and serve the component on http://127.0.0.1:3000
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
 	@echo "try: curl -s http://$(HOST):$(PORT)/predict -H 'content-type: application/json' \\"
 	@echo "       -d '{\"age\":63,\"sex\":1,\"cp\":1,\"trestbps\":145,\"chol\":233,\"fbs\":1,\"restecg\":2,\"thalach\":150,\"exang\":0,\"oldpeak\":2.3,\"slope\":3,\"ca\":0,\"thal\":6}'"
@@ -128,6 +131,8 @@ screenshot: build wasmtime ## screenshots of /docs and the model card's figures,
 # ---------------------------------------------------------------------------
 .PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge test-web
 test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening soak-smoke ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+	@echo; echo "make test: every check passed. Runtimes: what ran, and what was reported as not run and why:"
+	@python3 tests/runtimes.py --check
 
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
@@ -141,24 +146,24 @@ test-rust: build wasmtime jco ## host tests (unit, properties, trainer), then th
 	HEART_WASM=$(CURDIR)/$(WASM) cargo test -p heart-served
 
 test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protocol client (tritonclient) on wasmtime, Spin and the shim
-	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q -p no:cacheprovider
+	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q -rs -p no:cacheprovider
 
 test-spin: build venv ## spin build, the `make push` artifact, the node runtime's restart from the precompiled layer, OTLP export
-	$(PY) -m pytest tests/spin tests/otel -q -p no:cacheprovider
+	$(PY) -m pytest tests/spin tests/otel -q -rs -p no:cacheprovider
 
 test-logs: build venv ## the log collector's parser: monitoring/logs/vector.yaml's VRL program (the real vrl crate) on the lines the component prints under spin up
 	cargo build --release --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml --target-dir target/vrl-check
-	$(PY) -m pytest tests/logs -q -p no:cacheprovider
+	$(PY) -m pytest tests/logs -q -rs -p no:cacheprovider
 
 test-edge: build jco ## workerd answers byte for byte as wasmtime serve; the preview2-shim stdio override is still needed
 	node --test edge/test/
 
 test-web: web wasmtime venv ## the page in headless Chromium: answers equal POST /predict, no request after load, <= 160 kB gzip
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
-	$(PY) -m pytest tests/web -q -p no:cacheprovider
+	$(PY) -m pytest tests/web -q -rs -p no:cacheprovider
 
 test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
-	$(PY) -m pytest tests/stress -q -p no:cacheprovider
+	$(PY) -m pytest tests/stress -q -rs -p no:cacheprovider
 
 include mk/kube.mk
 include mk/manifests.mk

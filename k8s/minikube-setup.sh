@@ -7,8 +7,8 @@
 #      resource for the shim, and the node label the Shim selects; runtime-class-manager
 #      then installs the shim and creates the RuntimeClass wasmtime-spin-v2. (The kwasm
 #      node-installer path is deprecated since containerd-shim-spin v0.24.0.)
-#   4. the spin-operator CRDs (k8s/crds/, the release's files), the spin-operator chart,
-#      and the containerd-shim-spin SpinAppExecutor
+#   4. the spin-operator CRDs (the release asset spin-operator.crds.yaml), the
+#      spin-operator chart, and the containerd-shim-spin SpinAppExecutor
 # Every step is idempotent: run it again to repair or confirm a setup (it also moves a
 # setup made by the earlier kwasm version of this script over). Versions are pinned
 # below; override one through the environment (e.g. SHIM_VERSION=v0.24.0).
@@ -41,8 +41,6 @@ SHIM_NAME="spin-v2"
 SHIM_NODE_LABEL="spin=true"
 RUNTIME_CLASS="wasmtime-spin-v2"
 RUNTIME_HANDLER="spin-v2"
-# The release whose CRDs are vendored in k8s/crds/ (see k8s/crds/README.md).
-VENDORED_CRDS_RELEASE="0.6.1"
 
 SHIM_RELEASES="https://github.com/spinframework/containerd-shim-spin/releases/download/${SHIM_VERSION}"
 RUNTIME_CLASS_MANAGER_CHART="oci://ghcr.io/spinframework/charts/runtime-class-manager"
@@ -159,11 +157,9 @@ if helm -n kwasm status kwasm-operator >/dev/null 2>&1; then
 fi
 
 step "spin-operator ${SPIN_OPERATOR_VERSION} CRDs"
-if [ "$SPIN_OPERATOR_VERSION" = "$VENDORED_CRDS_RELEASE" ]; then
-  kubectl apply -f "$HERE/crds/"   # the files the tests validate against
-else
-  kubectl apply -f "${SPIN_OPERATOR_RELEASES}/spin-operator.crds.yaml"
-fi
+# The release's own asset, as the SpinKube docs install it (for v0.6.1: the SpinApp and
+# SpinAppExecutor CRD files the tests validate against, concatenated; see k8s/DEPLOY.md).
+kubectl apply -f "${SPIN_OPERATOR_RELEASES}/spin-operator.crds.yaml"
 
 step "spin-operator ${SPIN_OPERATOR_VERSION}"
 helm upgrade --install spin-operator "$SPIN_OPERATOR_CHART" \

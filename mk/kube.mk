@@ -56,7 +56,7 @@ require-registry:
 	@if [ -z "$(REGISTRY)" ]; then echo "push: set REGISTRY, e.g. make push REGISTRY=\$$(minikube ip):5000" >&2; exit 2; fi
 
 require-spin:
-	@command -v spin >/dev/null || { echo "push: the spin CLI is needed: install Spin 3.6 with its official installer (https://spinframework.dev/v3/install)" >&2; exit 2; }
+	@command -v spin >/dev/null || { echo "push: the spin CLI is needed: install Spin 3.6 or 4.0 with its official installer (https://spinframework.dev/install)" >&2; exit 2; }
 
 minikube-setup: ## start Minikube (containerd) with cert-manager, the Spin shim, spin-operator and the executor
 	bash k8s/minikube-setup.sh
@@ -83,4 +83,4 @@ smoke: ## POST /predict (and GET /health) through http://$(minikube ip):30080
 	echo; echo "smoke: OK"
 
 test-kube: venv apt-tools $(WASM_BUILD_TARGET) ## offline checks: chart render/lint, upstream CRDs, kubernetes-validate, checkov, manifests, shellcheck, `make push`
-	$(PY) -m pytest tests/chart -q -p no:cacheprovider
+	$(PY) -m pytest tests/chart -q -rs -p no:cacheprovider

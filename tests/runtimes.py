@@ -23,10 +23,12 @@ Python tests), `serve(runtime)` is a context manager; `launched(cmd, addr, ...)`
 uses, starts any server argv and waits for its /health (the benches start theirs with it, e.g.
 `wasmtime_serve_cmd` with their own wasmtime flags behind taskset and nice).
 
-Spin, containerd-shim-spin and the `ctr` that can pull Spin artifacts are not in any package
-registry: where one is missing, starting its runtime fails with a message saying how to install
-it. `HEART_SKIP_RUNTIMES=spin,shim` (comma-separated runtime names; `spin` also covers
-`spin-oci`) is the explicit opt-out: `skipped(runtime)` tells the tests to leave it out.
+Spin, containerd-shim-spin and the `ctr` that can pull Spin artifacts are in no package
+registry (UNREGISTERED): where one is missing, `not_run(runtime)` says which, and the tests
+report that runtime's checks as not run, naming the program (`require(runtime)` in pytest; the
+Rust harness asks `runtimes.py --not-run RUNTIME`). Everything else a runtime needs comes from
+`make deps`: its absence is a failure with install advice (`Missing`), never a skip.
+`runtimes.py --check` prints, per runtime, whether it runs here or why not.
 
 Standard library only: it runs under any python3.
 """
@@ -67,26 +69,49 @@ INSTALL = {
     "jco": "run `make deps` (npm ci installs jco from package-lock.json)",
     "workerd": "run `make deps` (npm ci installs workerd from package-lock.json)",
     "node": "install Node.js 20 (Debian package nodejs)",
-    "spin": "install Spin 3.6.3 with its official installer (https://spinframework.dev/v3/install)"
-    " and put `spin` on PATH",
+    "spin": "install Spin 3.6 or 4.0 with its official installer, https://spinframework.dev/install",
     "docker-registry": "run `make deps` (Debian package docker-registry)",
     "containerd": "run `make deps` (Debian package containerd)",
-    "containerd-shim-spin-v2": "install containerd-shim-spin v0.24.0 from its release"
-    " (github.com/spinframework/containerd-shim-spin) and put containerd-shim-spin-v2 on PATH",
-    "ctr": "put containerd's `ctr` 1.6.25 or newer first on PATH (Debian's 1.6.20 cannot unpack"
-    " a Spin artifact: 'mismatched image rootfs and manifest layers')",
+    "containerd-shim-spin-v2": "install containerd-shim-spin v0.24 or v0.25 from its releases,"
+    " github.com/spinframework/containerd-shim-spin",
+    "ctr": "put containerd's `ctr` 1.6.25 or newer first on PATH; Debian's 1.6.20 cannot unpack"
+    " a Spin artifact ('mismatched image rootfs and manifest layers')",
 }
-OPT_OUT = "or set HEART_SKIP_RUNTIMES={} to leave this runtime out of the tests"
+# The programs no package registry reachable by CI provides: a runtime that needs one is
+# reported as not run where it is missing, instead of failing.
+UNREGISTERED = ("spin", "containerd-shim-spin-v2", "ctr")
 
 
 class Missing(RuntimeError):
     """A program a runtime needs is not installed; the message says how to install it."""
 
 
-def skipped(runtime: str) -> bool:
-    """True when HEART_SKIP_RUNTIMES names this runtime (or `spin` for `spin-oci`)."""
-    names = {n.strip() for n in os.environ.get("HEART_SKIP_RUNTIMES", "").split(",") if n.strip()}
-    return runtime in names or (runtime == "spin-oci" and "spin" in names)
+def not_run(runtime: str) -> str | None:
+    """Why `runtime` cannot run on this machine: each program it needs that no package
+    registry provides and that is not on PATH (or a `ctr` too old for Spin artifacts), with how
+    to install it; None when it can run."""
+    reasons = []
+    for name in NEEDS[runtime]:
+        if name not in UNREGISTERED:
+            continue
+        found = shutil.which(name)
+        if not found:
+            reasons.append(f"`{name}` is not on PATH: {INSTALL[name]}")
+        elif name == "ctr":
+            version = run([found, "--version"], "ctr --version").strip()
+            if ctr_too_old(version):
+                reasons.append(f"{found} is {version}: {INSTALL['ctr']}")
+    return "; ".join(reasons) or None
+
+
+def require(runtime: str) -> None:
+    """In a pytest test or fixture: reports the test as not run (a skip whose reason names the
+    missing program, shown by `pytest -rs`) when `runtime` cannot run here."""
+    why = not_run(runtime)
+    if why:
+        import pytest
+
+        pytest.skip(f"{runtime} not run: {why}")
 
 
 def program(name: str, runtime: str) -> str:
@@ -96,9 +121,7 @@ def program(name: str, runtime: str) -> str:
         local = REPO / "node_modules" / ".bin" / name
         found = str(local) if local.exists() else None
     if not found:
-        skip_name = "spin" if runtime == "spin-oci" else runtime
-        raise Missing(f"{runtime}: `{name}` is not installed: {INSTALL[name]}; "
-                      + OPT_OUT.format(skip_name))
+        raise Missing(f"{runtime}: `{name}` is not installed: {INSTALL[name]}")
     return found
 
 
@@ -509,7 +532,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runtime", choices=RUNTIMES, nargs="?")
     parser.add_argument("--check", action="store_true",
-                        help="only check that every runtime the tests use is installed or skipped")
+                        help="print, per runtime, whether it runs here or why not (exit 0)")
+    parser.add_argument("--not-run", action="store_true",
+                        help="print why RUNTIME cannot run here and exit 3, or exit 0 when it can")
     parser.add_argument("--addr", help="host:port to listen on (default: a free 127.0.0.1 port)")
     parser.add_argument("--wasm", type=Path, help="the component (default: $HEART_WASM or the build)")
     parser.add_argument("--log", type=Path, help="where the server's output goes (default: stdout)")
@@ -518,6 +543,11 @@ def main() -> int:
         return check_installed()
     if args.runtime is None:
         parser.error("name a runtime, or --check")
+    if args.not_run:
+        why = not_run(args.runtime)
+        if why:
+            print(why)
+        return 3 if why else 0
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
@@ -549,23 +579,26 @@ NEEDS = {
 
 
 def check_installed() -> int:
-    """Prints what is missing for each runtime the tests use; 1 if anything not skipped is."""
-    missing = []
-    for runtime, names in NEEDS.items():
-        if skipped(runtime):
-            print(f"{runtime}: left out (HEART_SKIP_RUNTIMES)")
-            continue
-        for name in names:
-            try:
-                program(name, runtime)
-            except Missing as e:
-                missing.append(str(e))
-        if runtime == "shim" and shutil.which("ctr") and ctr_too_old(
-                run([shutil.which("ctr"), "--version"], "ctr --version")):
-            missing.append(f"shim: {INSTALL['ctr']}")
-    for line in missing:
-        print(f"missing: {line}", file=sys.stderr)
-    return 1 if missing else 0
+    """One line per runtime: `runs here`, or `not run here` and why. Programs from the
+    registries that are missing are listed too (`make deps` installs them). Always 0: a runtime
+    that cannot run here is reported by the tests as not run, not an error."""
+    for runtime in NEEDS:
+        why = not_run(runtime)
+        absent = []
+        for name in NEEDS[runtime]:
+            if name not in UNREGISTERED:
+                try:
+                    program(name, runtime)
+                except Missing:
+                    absent.append(name)
+        if why:
+            state = f"not run here: {why}"
+        elif absent:
+            state = f"runs once `make deps` installs {', '.join(absent)}"
+        else:
+            state = "runs here"
+        print(f"  {runtime:<9} {state}")
+    return 0
 
 
 def follow(log: Path, stopping: list) -> None:

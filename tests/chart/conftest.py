@@ -3,7 +3,9 @@
 Rendering and linting use the real Helm library: the `helm` CLI when it is on PATH,
 otherwise helm-python-sdk (Helm's Go SDK through its C ABI). Both apply
 values.schema.json and the templates' `fail` checks exactly as `helm install` would.
-SpinKube objects are validated against the upstream CRDs in k8s/crds/ (spinkube_crds.py).
+SpinKube and prometheus-operator objects are validated against the upstream CRDs, read from
+outside the repository (HEART_UPSTREAM, by default ../shared/upstream/; spinkube_crds.py);
+without them those checks are skipped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
-"""Validate custom resources against the vendored upstream CRDs (k8s/crds/: the
-spin-operator's SpinApp and SpinAppExecutor, and in k8s/crds/prometheus-operator/ the
-prometheus-operator's ServiceMonitor and PrometheusRule), the way the Kubernetes API
-server applies a CRD's structural schema.
+"""Validate custom resources against the upstream CRDs (spin-operator v0.6.1's SpinApp and
+SpinAppExecutor, prometheus-operator v0.93.0's ServiceMonitor and PrometheusRule), the way
+the Kubernetes API server applies a CRD's structural schema.
+
+The CRD files are upstream's, byte for byte, and the project holds no copy of them: they are
+read from the folder `HEART_UPSTREAM` names, by default `../shared/upstream/` beside the
+clone (its README lists their source commits and sha256, which test_crds.py checks). Where
+that folder is missing, every test that needs them is skipped, with `missing()` as the
+reason (mark a test `@requires_crds`; `crds()` skips too, as a backstop); the tests that do
+not need them still run.
 
 Each served version's `openAPIV3Schema` is converted, when the tests run, into a JSON
 Schema (draft 2020-12); nothing here is a hand-written copy of a schema. The conversion
@@ -39,16 +45,58 @@ from __future__ import annotations
 
 import datetime
 import functools
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import referencing
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = ROOT / "k8s" / "crds"
+
+# --- where the upstream CRDs are -----------------------------------------------------------
+# The only place that knows: the environment variable, its default, the release folders and
+# the files the tests read from them (prometheus-operator's folder holds more CRDs, e.g.
+# PodMonitor, that the chart does not make and the tests leave alone).
+UPSTREAM_ENV = "HEART_UPSTREAM"
+UPSTREAM = Path(os.environ.get(UPSTREAM_ENV) or ROOT / ".." / "shared" / "upstream")
+SPIN_OPERATOR_RELEASE = "0.6.1"        # the chart's spinkube.dev/spin-operator-version
+PROMETHEUS_OPERATOR_RELEASE = "0.93.0"
+SPIN_OPERATOR_DIR = UPSTREAM / f"spin-operator-v{SPIN_OPERATOR_RELEASE}"
+PROMETHEUS_OPERATOR_DIR = UPSTREAM / f"prometheus-operator-v{PROMETHEUS_OPERATOR_RELEASE}"
+CRD_FILES = (
+    SPIN_OPERATOR_DIR / "core.spinkube.dev_spinapps.yaml",
+    SPIN_OPERATOR_DIR / "core.spinkube.dev_spinappexecutors.yaml",
+    PROMETHEUS_OPERATOR_DIR / "monitoring.coreos.com_servicemonitors.yaml",
+    PROMETHEUS_OPERATOR_DIR / "monitoring.coreos.com_prometheusrules.yaml",
+)
+# (apiVersion, kind) of what those files define: known without reading them, so that the
+# tests can tell custom resources from built-in objects (and parametrize) when they are
+# absent; test_crds.py checks the files define exactly these.
+KINDS = frozenset({("core.spinkube.dev/v1alpha1", "SpinApp"),
+                   ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"),
+                   ("monitoring.coreos.com/v1", "ServiceMonitor"),
+                   ("monitoring.coreos.com/v1", "PrometheusRule")})
+
+
+def missing() -> str | None:
+    """Why the upstream CRDs cannot be read — the skip reason, naming the path looked at and
+    the variable that moves it — or None when every file is there."""
+    hint = (f"set {UPSTREAM_ENV} to a folder holding {SPIN_OPERATOR_DIR.name}/ and "
+            f"{PROMETHEUS_OPERATOR_DIR.name}/, see k8s/DEPLOY.md")
+    if not UPSTREAM.is_dir():
+        return f"upstream CRDs not found at {UPSTREAM} ({hint})"
+    absent = [str(p) for p in CRD_FILES if not p.is_file()]
+    if absent:
+        return f"upstream CRD file(s) not found: {', '.join(absent)} ({hint})"
+    return None
+
+
+# Marks a test that reads the CRDs: it is skipped, not failed, where they are absent.
+requires_crds = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 _DEFS_ID = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_ID}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -175,11 +223,20 @@ def _convert(node: dict[str, Any], where: str, *, structural: bool = True) -> di
     return out
 
 
-@functools.cache
 def crds() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> the served version's openAPIV3Schema, from every CRD file."""
+    """(apiVersion, kind) -> the served version's openAPIV3Schema, from every CRD file.
+    Skips the calling test where the files are absent (a test not marked `requires_crds`
+    reaches this only after some work: it is reported as skipped all the same)."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    return _read_crds()
+
+
+@functools.cache
+def _read_crds() -> dict[tuple[str, str], dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(CRD_DIR.rglob("*.yaml")):
+    for path in CRD_FILES:
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd:
                 continue
@@ -193,7 +250,8 @@ def crds() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def kinds() -> set[str]:
-    return {kind for _, kind in crds()}
+    """The custom kinds (SpinApp, …, PrometheusRule), without reading the files."""
+    return {kind for _, kind in KINDS}
 
 
 @functools.cache
@@ -202,7 +260,7 @@ def json_schema(api_version: str, kind: str) -> dict[str, Any]:
     try:
         openapi = crds()[(api_version, kind)]
     except KeyError:
-        raise KeyError(f"no served CRD version for {kind} {api_version} in {CRD_DIR}") from None
+        raise KeyError(f"no served CRD version for {kind} {api_version} in {UPSTREAM}") from None
     schema = _convert(openapi, kind)
     props = schema.setdefault("properties", {})
     props["apiVersion"] = {"const": api_version}

@@ -1,4 +1,7 @@
-"""The vendored spin-operator CRDs (k8s/crds/) and their conversion to JSON Schema."""
+"""The upstream CRDs the chart is validated against (read from HEART_UPSTREAM, by default
+../shared/upstream/: see spinkube_crds.py) and their conversion to JSON Schema. The tests on
+the real files are skipped where that folder is absent; the conversion's rules, checked on
+small schemas, always run."""
 
 from __future__ import annotations
 
@@ -10,43 +13,60 @@ import pytest
 import yaml
 
 import spinkube_crds
-from spinkube_crds import CRD_DIR, UnsupportedSchema
+from spinkube_crds import (CRD_FILES, KINDS, PROMETHEUS_OPERATOR_DIR, SPIN_OPERATOR_DIR,
+                           UPSTREAM, UnsupportedSchema, requires_crds)
 
-NOTE = CRD_DIR / "README.md"
-
-
-def test_vendored_files_match_their_source_note():
-    """Byte for byte what the note says was copied from upstream (edit neither alone)."""
-    listed = dict(re.findall(r"^\| `([^`]+\.yaml)` \| `([0-9a-f]{64})` \|", NOTE.read_text(), re.MULTILINE))
-    files = {str(p.relative_to(CRD_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in CRD_DIR.rglob("*.yaml")}
-    assert files == listed
-    assert set(files) == {"core.spinkube.dev_spinapps.yaml", "core.spinkube.dev_spinappexecutors.yaml",
-                          "prometheus-operator/monitoring.coreos.com_servicemonitors.yaml",
-                          "prometheus-operator/monitoring.coreos.com_prometheusrules.yaml"}
-    text = NOTE.read_text()
-    assert "96c9d1d1d69c2c04e005375c44f323fb10e31002" in text and "`v0.6.1`" in text
-    assert "f8fafd475f3d132e239432ae6172de60a6cb6516" in text and "`v0.93.0`" in text
+# The upstream commits of the pinned releases, as the folder's README records them.
+COMMITS = {SPIN_OPERATOR_DIR.name: "96c9d1d1d69c2c04e005375c44f323fb10e31002",
+           PROMETHEUS_OPERATOR_DIR.name: "f8fafd475f3d132e239432ae6172de60a6cb6516"}
 
 
+@requires_crds
+def test_upstream_files_are_the_pinned_release():
+    """The files read are byte for byte the ones the upstream folder's README lists for the
+    pinned releases (sha256 and source commit), so the checks run on upstream's CRDs and not
+    on a copy someone edited."""
+    note = (UPSTREAM / "README.md").read_text()
+    listed = dict(re.findall(r"^- `([^`]+\.yaml)` ([0-9a-f]{64})$", note, re.MULTILINE))
+    for path in CRD_FILES:
+        name = str(path.relative_to(UPSTREAM))
+        assert name in listed, f"{name} is not listed in {UPSTREAM / 'README.md'}"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == listed[name], name
+    for folder, commit in COMMITS.items():
+        row = re.search(rf"^\| `{re.escape(folder)}/` \|.*$", note, re.MULTILINE)
+        assert row and commit in row.group(0), (folder, commit)
+
+
+@requires_crds
 def test_crds_define_the_spinkube_kinds():
-    assert set(spinkube_crds.crds()) == {("core.spinkube.dev/v1alpha1", "SpinApp"),
-                                         ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"),
-                                         ("monitoring.coreos.com/v1", "ServiceMonitor"),
-                                         ("monitoring.coreos.com/v1", "PrometheusRule")}
-    for path in CRD_DIR.rglob("*.yaml"):
+    assert set(spinkube_crds.crds()) == KINDS == {("core.spinkube.dev/v1alpha1", "SpinApp"),
+                                                  ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"),
+                                                  ("monitoring.coreos.com/v1", "ServiceMonitor"),
+                                                  ("monitoring.coreos.com/v1", "PrometheusRule")}
+    for path in CRD_FILES:
         crd = yaml.safe_load(path.read_text())
         assert crd["spec"]["scope"] == "Namespaced"
         assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
 
 
-@pytest.mark.parametrize("key", sorted(spinkube_crds.crds()))
+def test_missing_upstream_is_a_skip_reason(monkeypatch, tmp_path):
+    """Without the folder, the reason names the path looked at and the variable to set."""
+    monkeypatch.setattr(spinkube_crds, "UPSTREAM", tmp_path / "nowhere")
+    reason = spinkube_crds.missing()
+    assert reason and str(tmp_path / "nowhere") in reason and "HEART_UPSTREAM" in reason
+    with pytest.raises(pytest.skip.Exception, match="HEART_UPSTREAM"):
+        spinkube_crds.crds()
+
+
+@requires_crds
+@pytest.mark.parametrize("key", sorted(KINDS))
 def test_converted_schema_is_a_valid_json_schema(key):
     schema = spinkube_crds.json_schema(*key)
     spinkube_crds._Validator.check_schema(schema)
     assert schema["additionalProperties"] is False
 
 
+@requires_crds
 def test_converted_schema_follows_the_crd():
     """Spot checks of the conversion on the real SpinApp CRD."""
     spec = spinkube_crds.json_schema("core.spinkube.dev/v1alpha1", "SpinApp")["properties"]["spec"]
@@ -140,6 +160,7 @@ def test_go_inline_flags_are_kept():
     assert _check(node, "retry")
 
 
+@requires_crds
 def test_monitoring_crds_refuse_mistakes():
     """The prometheus-operator CRDs are live: a misspelt field and a bad enum are refused."""
     sm = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 import yaml
 
+import spinkube_crds
 from conftest import CHART, K8S
 
 SCRIPT = K8S / "minikube-setup.sh"
@@ -57,11 +58,16 @@ def test_bash_parses():
     assert subprocess.run(["bash", "-n", str(SCRIPT)]).returncode == 0
 
 
-def test_vendored_crds_release_is_the_pinned_one():
+def test_crds_applied_are_the_release_the_tests_validate_against():
+    """The script applies the CRDs of its SPIN_OPERATOR_VERSION (the release asset): by
+    default the release the chart targets and whose upstream CRD files the tests read
+    (spinkube_crds: ../shared/upstream/spin-operator-v0.6.1/)."""
     text = SCRIPT.read_text()
-    vendored = re.search(r'^VENDORED_CRDS_RELEASE="([^"]+)"$', text, re.MULTILINE).group(1)
-    assert f"`v{vendored}`" in (K8S / "crds" / "README.md").read_text()
-    assert vendored == yaml.safe_load((CHART / "Chart.yaml").read_text())["annotations"]["spinkube.dev/spin-operator-version"]
+    pinned = re.search(r'^SPIN_OPERATOR_VERSION="\$\{SPIN_OPERATOR_VERSION:-([^}]+)\}"$', text, re.MULTILINE).group(1)
+    assert pinned == yaml.safe_load((CHART / "Chart.yaml").read_text())["annotations"]["spinkube.dev/spin-operator-version"]
+    assert pinned == spinkube_crds.SPIN_OPERATOR_RELEASE
+    assert spinkube_crds.SPIN_OPERATOR_DIR.name == f"spin-operator-v{pinned}"
+    assert "VENDORED" not in text and "/crds/" not in text
 
 
 # --- a dry run against recording stand-ins ------------------------------------------------
@@ -139,7 +145,7 @@ def test_dry_run_follows_the_documented_steps(run_setup):
         r"^kubectl apply -f -$",
         r"^kubectl label node --all spin=true --overwrite$",
         r"^kubectl get nodes -l spin=true,spin-v2!=provisioned -o name$",
-        rf"^kubectl apply -f {re.escape(str(K8S))}/crds/$",
+        r"^kubectl apply -f https://github\.com/spinframework/spin-operator/releases/download/v0\.6\.1/spin-operator\.crds\.yaml$",
         r"^helm upgrade --install spin-operator oci://\S+/spin-operator .*--version 0\.6\.1 .*--wait",
         rf"^kubectl -n default apply -f {re.escape(str(K8S))}/spinapp-executor\.yaml$",
     ]
@@ -182,6 +188,8 @@ def test_dry_run_options_and_migration(run_setup):
 
 
 def test_dry_run_with_another_operator_release_uses_its_crds(run_setup):
+    """The CRDs always come from the release asset of the operator version installed."""
     commands = _commands(run_setup(SPIN_OPERATOR_VERSION="0.7.0"))
     assert _index(commands, r"^kubectl apply -f https://\S+/spin-operator/releases/download/v0\.7\.0/spin-operator\.crds\.yaml$")
-    assert not any(c.endswith("/crds/") for c in commands)
+    assert _index(commands, r"^helm upgrade --install spin-operator oci://\S+/spin-operator .*--version 0\.7\.0 ")
+    assert not any("crds" in c and "v0.7.0" not in c for c in commands), commands

@@ -21,6 +21,7 @@ every metric name must be one that really reaches Prometheus:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import shutil
@@ -30,7 +31,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+import spinkube_crds
 from conftest import ROOT, RenderError, by_kind, load_values, one, render
+from spinkube_crds import requires_crds
 
 OTEL_README = ROOT / "tests" / "otel" / "README.md"
 RULES_TEST = ROOT / "monitoring" / "heart-disease-api.rules-test.yaml"
@@ -365,22 +368,31 @@ def test_networkpolicies_with_monitoring():
     assert col["spec"]["egress"] == []
 
 
+@functools.cache
+def _render_switched(name: str, enabled: bool) -> list[dict]:
+    """A values file with monitoring switched on or off (rendered once for both tests below)."""
+    values = copy.deepcopy(load_values(name))
+    values.setdefault("monitoring", {})["enabled"] = enabled
+    if enabled:
+        values.setdefault("executor", {})["create"] = True
+    return render(values)
+
+
 @pytest.mark.parametrize("name", ["default", "dev", "prod", "all-on"])
 def test_every_values_file_renders_with_monitoring_on_and_off(name):
-    """Each values file, with the switch on and off: it renders, the monitoring objects come
-    and go with it, and every custom resource validates strictly against its vendored CRD."""
-    import spinkube_crds
-
-    base = load_values(name)
+    """Each values file, with the switch on and off: it renders, and the monitoring objects
+    come and go with it."""
     for enabled in (True, False):
-        values = copy.deepcopy(base)
-        values.setdefault("monitoring", {})["enabled"] = enabled
-        if enabled:
-            values.setdefault("executor", {})["create"] = True
-        objs = render(values)
-        kinds = {o["kind"] for o in objs}
+        kinds = {o["kind"] for o in _render_switched(name, enabled)}
         assert ({"ServiceMonitor", "PrometheusRule"} <= kinds) == enabled, (name, enabled, kinds)
-        for o in objs:
+
+
+@requires_crds
+@pytest.mark.parametrize("name", ["default", "dev", "prod", "all-on"])
+def test_every_values_file_validates_against_the_crds_with_monitoring_on_and_off(name):
+    """The same renders: every custom resource validates strictly against its upstream CRD."""
+    for enabled in (True, False):
+        for o in _render_switched(name, enabled):
             if (o["apiVersion"], o["kind"]) in spinkube_crds.crds():
                 errors = list(spinkube_crds.validator(o["apiVersion"], o["kind"], "1.34.0").iter_errors(o))
                 assert not errors, (name, enabled, o["kind"], [e.message for e in errors])

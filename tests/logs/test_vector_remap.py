@@ -123,7 +123,6 @@ def send(url: str, req: Request, tag: str) -> None:
 class Served:
     lines: list[str] = field(default_factory=list)  # everything Spin printed, one per line
     sent: list[Request] = field(default_factory=list)
-    missing: str = ""  # runtimes.Missing's message when Spin is not installed
 
 
 def log_lines(text: str) -> list[str]:
@@ -134,31 +133,21 @@ def log_lines(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served() -> Served:
-    if runtimes.skipped("spin"):
-        pytest.skip("spin: left out by HEART_SKIP_RUNTIMES")
+    runtimes.require("spin")
     tag = secrets.token_hex(4)
     sent = requests_to_send(tag)
-    try:
-        with runtimes.serve("spin") as server:
-            for req in sent:
-                send(server.url, req, tag)
-            # The lines reach the log asynchronously: wait (bounded) for the last one.
-            deadline = time.monotonic() + LOG_WAIT_S
-            while True:
-                text = server.log.read_text(errors="replace")
-                if all(f'"request_id":"{r.request_id}"' in text for r in sent):
-                    break
-                assert time.monotonic() < deadline, f"request lines missing from the log:\n{text}"
-                time.sleep(0.05)
-    except runtimes.Missing as e:
-        return Served(missing=str(e))
+    with runtimes.serve("spin") as server:
+        for req in sent:
+            send(server.url, req, tag)
+        # The lines reach the log asynchronously: wait (bounded) for the last one.
+        deadline = time.monotonic() + LOG_WAIT_S
+        while True:
+            text = server.log.read_text(errors="replace")
+            if all(f'"request_id":"{r.request_id}"' in text for r in sent):
+                break
+            assert time.monotonic() < deadline, f"request lines missing from the log:\n{text}"
+            time.sleep(0.05)
     return Served(log_lines(text), sent)
-
-
-def need(served: Served) -> Served:
-    if served.missing:
-        pytest.fail(served.missing, pytrace=False)
-    return served
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +184,8 @@ def request_line(line: str) -> dict | None:
 
 @pytest.fixture(scope="module")
 def remapped(served: Served, vrl_check: Path) -> list[tuple[str, dict]]:
-    """Each line Spin printed, with what the transform made of it (empty without Spin: each
-    test then fails with runtimes.Missing's message)."""
-    return list(zip(served.lines, remap(vrl_check, served.lines))) if not served.missing else []
+    """Each line Spin printed, with what the transform made of it."""
+    return list(zip(served.lines, remap(vrl_check, served.lines)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +193,6 @@ def remapped(served: Served, vrl_check: Path) -> list[tuple[str, dict]]:
 # ---------------------------------------------------------------------------------------------
 
 def test_every_request_line_becomes_one_typed_event(served, remapped):
-    need(served)
     request_lines = 0
     for line, outcome in remapped:
         raw = request_line(line)
@@ -231,7 +218,7 @@ def test_every_request_line_becomes_one_typed_event(served, remapped):
 
 def test_each_request_sent_is_one_event_as_sent(served, remapped):
     events = [o["event"] for _, o in remapped if o["outcome"] == "emitted"]
-    for req in need(served).sent:
+    for req in served.sent:
         mine = [e for e in events if e["request_id"] == req.request_id]
         assert len(mine) == 1, (req, mine)
         got = {k: mine[0][k] for k in ("method", "path", "status", "batch_size")}
@@ -240,7 +227,6 @@ def test_each_request_sent_is_one_event_as_sent(served, remapped):
 
 
 def test_the_other_lines_are_dropped(served, remapped):
-    need(served)
     others = [(line, o) for line, o in remapped if request_line(line) is None]
     # Spin's own output: "Serving http://…", "Available Routes:", blank lines.
     assert any(line.startswith("Serving http://") for line, _ in others), others
@@ -251,10 +237,9 @@ def test_the_other_lines_are_dropped(served, remapped):
 
 
 def test_no_patient_value_in_any_event(served, remapped):
-    need(served)
     events = [o["event"] for _, o in remapped if o["outcome"] == "emitted"]
     assert events
-    smuggled = next(r for r in need(served).sent if r.caller_id == SMUGGLED_ID)
+    smuggled = next(r for r in served.sent if r.caller_id == SMUGGLED_ID)
     assert re.fullmatch(r"[0-9a-f]{16}", smuggled.request_id), smuggled.request_id
     for event in events:
         text = json.dumps(event)

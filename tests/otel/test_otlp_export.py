@@ -79,10 +79,7 @@ HISTOGRAMS = {"spin.component_cpu_time": "s", "spin.component_memory_used_on_ini
 
 @contextlib.contextmanager
 def spin_exporting_to(receiver: Receiver, **extra_env: str):
-    """`spin up` of the component with its OTLP exporter pointed at `receiver`. Skips when
-    HEART_SKIP_RUNTIMES leaves Spin out; raises runtimes.Missing when Spin is not installed."""
-    if runtimes.skipped("spin"):
-        pytest.skip("spin: left out by HEART_SKIP_RUNTIMES")
+    """`spin up` of the component with its OTLP exporter pointed at `receiver`."""
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, **FAST_EXPORT, **extra_env}
     with runtimes.serve("spin", env=env) as server:
         yield server
@@ -238,14 +235,6 @@ class Run:
     posts: list = field(default_factory=list)
     complete: bool = False
     log: str = ""
-    missing: str = ""  # runtimes.Missing's message when Spin is not installed
-
-
-def ran(run: Run) -> None:
-    """Each test calls this first: it FAILS (rather than errors in the fixture) with
-    runtimes.py's message when Spin is not installed."""
-    if run.missing:
-        pytest.fail(run.missing, pytrace=False)
 
 
 def everything_arrived(sent: list[Sent]):
@@ -270,20 +259,18 @@ def everything_arrived(sent: list[Sent]):
 def exported(requests: list[tuple], until_metrics: bool = False, **env: str) -> Run:
     """`spin up` exporting to a local receiver: sends `requests` (method, path, body) and waits
     (bounded) until a span for each, and Spin's metrics if asked, have arrived."""
+    runtimes.require("spin")
     result = Run()
-    try:
-        with Receiver() as receiver:
-            with spin_exporting_to(receiver, **env) as server:
-                result.sent = [send(server.url, m, p, b) for m, p, b in requests]
-                arrived = everything_arrived(result.sent)
-                done = (lambda e: arrived(e) and bool(e["metrics"])) if until_metrics else arrived
-                result.complete = receiver.wait_for(done, EXPORT_TIMEOUT_S)
-                result.log = runtimes.tail(server.log)
-            result.exports = receiver.snapshot()
-            result.errors = list(receiver.errors)
-            result.posts = list(receiver.posts)
-    except runtimes.Missing as e:
-        result.missing = str(e)
+    with Receiver() as receiver:
+        with spin_exporting_to(receiver, **env) as server:
+            result.sent = [send(server.url, m, p, b) for m, p, b in requests]
+            arrived = everything_arrived(result.sent)
+            done = (lambda e: arrived(e) and bool(e["metrics"])) if until_metrics else arrived
+            result.complete = receiver.wait_for(done, EXPORT_TIMEOUT_S)
+            result.log = runtimes.tail(server.log)
+        result.exports = receiver.snapshot()
+        result.errors = list(receiver.errors)
+        result.posts = list(receiver.posts)
     return result
 
 
@@ -304,13 +291,11 @@ def summary(run: Run) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def test_requests_were_answered_as_expected(run: Run):
-    ran(run)
     assert [(s.method, s.path, s.status) for s in run.sent] == [
         (m, p, status) for m, p, _, status in REQUESTS]
 
 
 def test_every_export_arrived_as_protobuf_and_decoded(run: Run):
-    ran(run)
     assert run.complete, f"not everything was exported within {EXPORT_TIMEOUT_S} s: {summary(run)}"
     assert not run.errors, run.errors
     assert {p for p, _, _ in run.posts} == {"/v1/traces", "/v1/metrics", "/v1/logs"}
@@ -318,7 +303,6 @@ def test_every_export_arrived_as_protobuf_and_decoded(run: Run):
 
 
 def test_a_server_span_for_every_request(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     served = server_spans(run.exports)
     for sent in run.sent:
@@ -350,7 +334,6 @@ def test_a_server_span_for_every_request(run: Run):
 
 
 def test_request_count_metric_covers_every_request(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     m = latest(run.exports, REQUEST_COUNT)
     assert m.WhichOneof("data") == "sum"
@@ -366,7 +349,6 @@ def test_request_count_metric_covers_every_request(run: Run):
 
 
 def test_component_histograms(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     counted = request_count(run.exports)
     for name, unit_label in HISTOGRAMS.items():
@@ -384,7 +366,6 @@ def test_component_histograms(run: Run):
 
 
 def test_app_logs_are_exported(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     by_id = {}
     for _, rec in log_records(run.exports):
@@ -396,7 +377,6 @@ def test_app_logs_are_exported(run: Run):
 
 
 def test_resource_is_spin_on_every_signal(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     resources = ([r for r, _ in spans(run.exports)] + [r for r, _ in metrics(run.exports)]
                  + [r for r, _ in log_records(run.exports)])
@@ -405,7 +385,7 @@ def test_resource_is_spin_on_every_signal(run: Run):
         # Without OTEL_SERVICE_NAME Spin names the service "spin" (not the app: the app is the
         # request count's app_id label); service.version is Spin's own version.
         assert resource["service.name"] == "spin"
-        assert re.fullmatch(r"3\.6\.\d+ \([0-9a-f]+ \d{4}-\d\d-\d\d\)", resource["service.version"])
+        assert re.fullmatch(r"\d+\.\d+\.\d+ \([0-9a-f]+ \d{4}-\d\d-\d\d\)", resource["service.version"])
         assert resource["telemetry.sdk.name"] == "opentelemetry"
         assert resource["telemetry.sdk.language"] == "rust"
         assert set(resource) == {"service.name", "service.version", "telemetry.sdk.name",
@@ -413,7 +393,6 @@ def test_resource_is_spin_on_every_signal(run: Run):
 
 
 def test_no_patient_value_anywhere_in_the_export(run: Run):
-    ran(run)
     assert run.complete, summary(run)
     bodies = [s.body.decode() for s in run.sent if s.body]
     leaks = []
@@ -451,7 +430,6 @@ def named_run() -> Run:
 def test_service_name_comes_from_otel_service_name(named_run: Run):
     """What a deployment sets so that service.name identifies the app: Spin takes it from
     OTEL_SERVICE_NAME, for all three signals."""
-    ran(named_run)
     assert named_run.complete, summary(named_run)
     assert named_run.sent[0].status == 200
     names = ({r["service.name"] for r, _ in spans(named_run.exports)}
@@ -464,7 +442,6 @@ def test_the_leak_check_finds_a_query_string_in_a_real_export(named_run: Run):
     """The search finds a patient value where Spin really puts one: Spin exports the request's
     query string verbatim (url.query), so patient data must never travel in a URL. The
     component's own log line keeps only the path."""
-    ran(named_run)
     assert named_run.complete, summary(named_run)
     found = {where.rsplit(".", 2)[0]: value for signal, messages in named_run.exports.items()
              for message in messages for where, value in leaves(message)
@@ -474,7 +451,10 @@ def test_the_leak_check_finds_a_query_string_in_a_real_export(named_run: Run):
     span = next(s for s in server_spans(named_run.exports)
                 if s.trace_id.hex() == named_run.sent[0].trace_id)
     assert attrs(span.attributes)["url.query"] == "chol=417"
-    assert not any("417" in rec.body.string_value for _, rec in log_records(named_run.exports))
+    # The component's own log lines: no patient value as a number token (a latency such as
+    # 0.041762 is not 417).
+    assert not [rec.body.string_value for _, rec in log_records(named_run.exports)
+                if patient_values_in(rec.body.string_value, [])]
 
 
 def test_receiver_answers_gzip_protobuf_like_a_collector():

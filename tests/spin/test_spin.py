@@ -27,18 +27,13 @@ SPIN_CONFIG_LAYER = "application/vnd.fermyon.spin.application.v1+config"
 STOP_BOUND_S = 10
 
 
-def need(runtime: str) -> None:
-    if runtimes.skipped(runtime):
-        pytest.skip(f"{runtime}: left out by HEART_SKIP_RUNTIMES")
-
-
 def blob(host: str, digest: str) -> bytes:
     with urllib.request.urlopen(f"http://{host}/v2/{runtimes.APP}/blobs/{digest}", timeout=10) as r:
         return r.read()
 
 
 def test_spin_build_builds_what_spin_toml_names():
-    need("spin")
+    runtimes.require("spin")
     spin = runtimes.program("spin", "spin")
     proc = subprocess.run([spin, "build", "--from", str(SPIN_TOML)], cwd=REPO, capture_output=True,
                           text=True, timeout=900)
@@ -53,7 +48,7 @@ def test_spin_build_builds_what_spin_toml_names():
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    need("spin")
+    runtimes.require("spin")
     workdir = tmp_path_factory.mktemp("registry")
     with runtimes.registry(workdir) as host:
         yield host, workdir
@@ -96,7 +91,7 @@ def test_a_node_pulls_runs_stops_and_restarts_from_the_precompiled_layer(tmp_pat
     """What a SpinKube node does with the pushed artifact: the shim compiles the wasm layer on
     the first start and keeps the result in containerd's content store; the second start loads
     it and compiles nothing. Each start answers, and each SIGTERM ends the app cleanly."""
-    need("shim")
+    runtimes.require("shim")
     wasm_digest = f"sha256:{runtimes.sha256_file(WASM)}"
     with runtimes.registry(tmp_path, "shim") as host, \
             runtimes.Containerd(tmp_path, debug=True) as node:

@@ -5,7 +5,8 @@ Without a buffering proxy, a few hundred connections that send their headers and
 bytes and then stall hold as many component instances, and once the runtime's limit is
 reached (Spin: SPIN_MAX_INSTANCE_COUNT, 1000) everyone else gets 500. With the chart's
 defaults the proxy reads each body whole before it opens a connection to the app, so 3000
-stalled bodies cost the app nothing: other clients are answered at once.
+stalled bodies cost the app nothing: other clients are answered, and the app's log shows only
+their requests. (How fast they are answered is a benchmark's business, not this test's.)
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from runtimes import REPO
 CHART = REPO / "helm" / "heart-disease-api"
 TEMPLATE = Path(__file__).with_name("ingress-nginx.conf")
 STALLED = 3000
-# Other clients' requests while the stalled bodies hang: each must be a 200 within this.
-ANSWER_WITHIN_S = 0.100
+# Other clients' requests while the stalled bodies hang, of each kind.
+ANSWERED = 20
 PATIENT = json.dumps({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1,
                       "restecg": 2, "thalach": 150, "exang": 0, "oldpeak": 2.3, "slope": 3,
                       "ca": 0, "thal": 6}).encode()
@@ -67,9 +68,9 @@ def test_the_chart_buffers_bodies_at_the_proxy():
 
 @pytest.fixture
 def nginx(tmp_path):
-    """nginx in front of `spin up`, both on 127.0.0.1; yields nginx's host:port."""
-    if runtimes.skipped("spin"):
-        pytest.skip("spin: left out by HEART_SKIP_RUNTIMES")
+    """nginx in front of `spin up`, both on 127.0.0.1; yields nginx's host:port and the app
+    (its log shows which requests reached it)."""
+    runtimes.require("spin")
     exe = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     assert exe, "nginx is missing: run `make deps` (Debian package nginx)"
     annotations = chart_ingress_annotations()
@@ -83,7 +84,7 @@ def nginx(tmp_path):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
             runtimes.wait_http(f"http://{listen}/health", proc, tmp_path / "error.log", "nginx", 30)
-            yield listen
+            yield listen, app
         finally:
             runtimes.stop(proc, timeout=10)
 
@@ -104,26 +105,41 @@ def stall(addr: str, count: int) -> list[socket.socket]:
     return sockets
 
 
-def timed(url: str, body: bytes | None = None) -> tuple[int, float]:
+def status(url: str, body: bytes | None = None) -> int:
     req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
-    began = time.monotonic()
     with urllib.request.urlopen(req, timeout=10) as r:
         r.read()
-        return r.status, time.monotonic() - began
+        return r.status
+
+
+def predict_lines(log: Path) -> list[dict]:
+    """The component's request lines for POST /predict in the app's log."""
+    lines = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and obj.get("event") == "request" and obj.get("path") == "/predict":
+            lines.append(obj)
+    return lines
 
 
 def test_stalled_bodies_do_not_reach_the_app(nginx):
-    sockets = stall(nginx, STALLED)
+    proxy, app = nginx
+    sockets = stall(proxy, STALLED)
     try:
         time.sleep(1)  # let nginx take them all in
         answers = []
-        for _ in range(20):
-            answers.append(timed(f"http://{nginx}/health"))
-            answers.append(timed(f"http://{nginx}/predict", PATIENT))
-        statuses = {status for status, _ in answers}
-        slowest = max(seconds for _, seconds in answers)
-        assert statuses == {200}, answers
-        assert slowest <= ANSWER_WITHIN_S, f"slowest answer {slowest * 1000:.1f} ms with {STALLED} stalled"
+        for _ in range(ANSWERED):
+            answers.append(status(f"http://{proxy}/health"))
+            answers.append(status(f"http://{proxy}/predict", PATIENT))
+        assert set(answers) == {200}, answers
+        # The app saw our predictions and none of the stalled bodies: no 408, no instance held.
+        deadline = time.monotonic() + 10
+        while len(predict_lines(app.log)) < ANSWERED and time.monotonic() < deadline:
+            time.sleep(0.05)  # the log line is written after the answer
+        assert [line["status"] for line in predict_lines(app.log)] == [200] * ANSWERED
         # The stalled connections are still open at the proxy (not refused, not answered).
         for s in sockets[:: STALLED // 10]:
             s.setblocking(False)

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod trials;
+
 /// The repository's top (this package is `tests/served/` in it).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +86,7 @@ impl Runtime {
         Runtime::Workerd,
     ];
 
-    /// Its name for `tests/runtimes.py` and `HEART_SKIP_RUNTIMES`.
+    /// Its name for `tests/runtimes.py`.
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Wasmtime => "wasmtime",
@@ -99,20 +101,6 @@ impl Runtime {
     /// The runtime of that name, if any.
     pub fn from_name(name: &str) -> Option<Runtime> {
         Runtime::ALL.into_iter().find(|r| r.name() == name)
-    }
-
-    /// True when `HEART_SKIP_RUNTIMES` (comma-separated names; `spin` covers `spin-oci`)
-    /// leaves this runtime out: the explicit opt-out for machines without Spin or the shim.
-    /// A runtime that is neither installed nor skipped fails its tests with install advice.
-    pub fn skipped(self) -> bool {
-        let names = std::env::var("HEART_SKIP_RUNTIMES").unwrap_or_default();
-        let skip: Vec<&str> = names.split(',').map(str::trim).collect();
-        let skipped =
-            skip.contains(&self.name()) || (self == Runtime::SpinOci && skip.contains(&"spin"));
-        if skipped {
-            eprintln!("{}: left out (HEART_SKIP_RUNTIMES={names})", self.name());
-        }
-        skipped
     }
 }
 

@@ -10,6 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use heart_disease_api::{Method, Request};
+use heart_served::trials::{self, native, Check};
 use heart_served::{chunk, read_response, Resp, Runtime, Server, LAST_CHUNK};
 use heart_wire::limits::{
     BODY_IDLE_TIMEOUT, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BATCH,
@@ -122,7 +123,6 @@ fn patient_with_age(raw_number: &str) -> String {
 /// The request reader allows 127 levels of nesting (`heart_wire::json::MAX_DEPTH`, serde_json's
 /// limit): deeper bodies are a 400, not a stack overflow, however deep they go within the body
 /// limit.
-#[test]
 fn nesting_depth_is_bounded_natively() {
     assert_eq!(respond(nested(127).as_bytes()).0, 422, "127 levels parse");
     let (status, problem) = respond(nested(128).as_bytes());
@@ -142,7 +142,6 @@ fn nesting_depth_is_bounded_natively() {
 
 /// Numbers outside f64 are a syntax error (400); finite numbers outside a feature's range are
 /// a validation error (422).
-#[test]
 fn numbers_overflowing_f64_are_refused_natively() {
     for raw in [
         "1e400",
@@ -183,7 +182,6 @@ fn numbers_overflowing_f64_are_refused_natively() {
 
 /// The largest batch, pretty-printed, fits under the body limit; one patient more is refused
 /// by validation (422), not by size.
-#[test]
 fn the_largest_batch_fits_under_the_body_limit() {
     let patient: Value = serde_json::from_str(PATIENT).unwrap();
     let full = serde_json::to_vec_pretty(&json!({ "instances": vec![patient.clone(); MAX_BATCH] }))
@@ -206,38 +204,63 @@ fn the_largest_batch_fits_under_the_body_limit() {
 // Served: body reading in the real component
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn served_body_limits_wasmtime() {
-    served_body_limits(Runtime::Wasmtime);
+/// The served checks on `wasmtime serve`, `spin up` and SpinKube's node runtime (what a pod
+/// does with a slow or oversized body), then the native parser limits.
+fn main() -> std::process::ExitCode {
+    let native = vec![
+        native(
+            "nesting_depth_is_bounded_natively",
+            nesting_depth_is_bounded_natively,
+        ),
+        native(
+            "numbers_overflowing_f64_are_refused_natively",
+            numbers_overflowing_f64_are_refused_natively,
+        ),
+        native(
+            "the_largest_batch_fits_under_the_body_limit",
+            the_largest_batch_fits_under_the_body_limit,
+        ),
+    ];
+    trials::run(
+        &[Runtime::Wasmtime, Runtime::Spin, Runtime::Shim],
+        CHECKS,
+        native,
+    )
 }
 
-#[test]
-fn served_body_limits_spin() {
-    served_body_limits(Runtime::Spin);
-}
-
-/// SpinKube's node runtime: what a pod does with a slow or oversized body.
-#[test]
-fn served_body_limits_shim() {
-    served_body_limits(Runtime::Shim);
-}
-
-fn served_body_limits(runtime: Runtime) {
-    if runtime.skipped() {
-        return;
-    }
-    let s = Server::start(runtime);
-    endless_chunked_body_is_refused_while_it_streams(&s);
-    a_refused_body_that_stalls_is_answered_after_the_idle_timeout(&s);
-    declared_length_over_the_limit_is_refused_before_reading(&s);
-    the_limit_is_exact_for_both_framings(&s);
-    truncated_bodies_end_in_a_400(&s);
-    a_slow_body_that_ends_is_answered(&s);
-    a_stalled_body_times_out(&s);
-    a_trickling_body_is_cut_off(&s);
-    parser_limits_hold_in_the_component(&s);
-    every_client_sees_its_413(&s);
-}
+const CHECKS: &[(&str, Check)] = &[
+    (
+        "endless_chunked_body_is_refused_while_it_streams",
+        endless_chunked_body_is_refused_while_it_streams,
+    ),
+    (
+        "a_refused_body_that_stalls_is_answered_after_the_idle_timeout",
+        a_refused_body_that_stalls_is_answered_after_the_idle_timeout,
+    ),
+    (
+        "declared_length_over_the_limit_is_refused_before_reading",
+        declared_length_over_the_limit_is_refused_before_reading,
+    ),
+    (
+        "the_limit_is_exact_for_both_framings",
+        the_limit_is_exact_for_both_framings,
+    ),
+    (
+        "truncated_bodies_end_in_a_400",
+        truncated_bodies_end_in_a_400,
+    ),
+    (
+        "a_slow_body_that_ends_is_answered",
+        a_slow_body_that_ends_is_answered,
+    ),
+    ("a_stalled_body_times_out", a_stalled_body_times_out),
+    ("a_trickling_body_is_cut_off", a_trickling_body_is_cut_off),
+    (
+        "parser_limits_hold_in_the_component",
+        parser_limits_hold_in_the_component,
+    ),
+    ("every_client_sees_its_413", every_client_sees_its_413),
+];
 
 /// How many times each body of [`every_client_sees_its_413`] is sent: `HEART_413_TRIES`, or 20.
 fn tries_413() -> usize {
