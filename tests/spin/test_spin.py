@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import time
 import tomllib
 import urllib.request
 
@@ -22,9 +21,9 @@ from runtimes import REPO, SPIN_TOML, WASM_LAYER
 
 WASM = runtimes.DEFAULT_WASM
 SPIN_CONFIG_LAYER = "application/vnd.fermyon.spin.application.v1+config"
-# How long the app may take to stop after SIGTERM before the test calls it a hang (it takes
-# about 0.1 s here; the kubelet's default grace period is 30 s).
-STOP_BOUND_S = 10
+# The kubelet's default grace period: SIGKILL follows SIGTERM after it. An app that exits 0
+# stopped on SIGTERM; a hang would be killed and fail with another code (no timing assertion).
+GRACE_S = 30
 
 
 def blob(host: str, digest: str) -> bytes:
@@ -103,10 +102,8 @@ def test_a_node_pulls_runs_stops_and_restarts_from_the_precompiled_layer(tmp_pat
             log = tmp_path / f"{start}.log"
             proc = node.run_app(pushed.pinned, f"app-{start}", addr, log)
             runtimes.wait_http(f"http://{addr}/health", proc, log, f"{start} start")
-            began = time.monotonic()
-            code = runtimes.stop_container(node, f"app-{start}", proc, timeout=STOP_BOUND_S)
+            code = runtimes.stop_container(node, f"app-{start}", proc, timeout=GRACE_S)
             assert code == 0, f"{start} start: exit {code} after SIGTERM\n{runtimes.tail(log)}"
-            assert time.monotonic() - began < STOP_BOUND_S
             daemon = node.log.read_text(errors="replace")[seen:]
             # Cranelift logs each function it compiles at debug level.
             compiled = daemon.count("compiled in")
