@@ -17,7 +17,7 @@ use heart_wire::PredictRequest;
 /// The patient every bench (and the end-to-end load) sends.
 pub const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
 
-/// The whole path, as `predict` in src/routes.rs runs it on a body already read.
+/// The whole path, as `predict` in crates/heart-api/src/endpoints.rs runs it on a body already read.
 fn respond(body: &[u8]) -> Vec<u8> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")

@@ -25,7 +25,6 @@
 //! took more code (custom visitors) than the checks below. Invalid patients are listed up to
 //! [`MAX_ERRORS`], as `/predict` lists invalid fields.
 
-use crate::host::{Request, Response};
 use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use heart_wire::check_batch_size;
@@ -34,10 +33,18 @@ use heart_wire::names::{OIP_DATATYPES, OIP_HEADER_LENGTH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::routes::Params;
+use crate::answer::{json, json_with_status, typed};
+use crate::http::{Request, Response};
+use crate::router::Params;
 
 /// The model's name in the protocol's paths.
 pub use heart_wire::names::OIP_MODEL_NAME as MODEL_NAME;
+
+/// The server's name and version in `GET /v2`: the component's (`heart-disease-api` 0.1.0),
+/// written out here because this crate is not the component and Cargo's `CARGO_PKG_*` would
+/// name `heart-api`.
+pub const SERVER_NAME: &str = "heart-disease-api";
+pub const SERVER_VERSION: &str = "0.1.0";
 
 /// `GET /v2/health/live`.
 pub fn live(_: &Request, _: &Params) -> Response {
@@ -75,8 +82,8 @@ pub fn infer(req: &Request, params: &Params) -> Response {
 /// `GET /v2`.
 pub fn server_metadata(_: &Request, _: &Params) -> Response {
     ok(&ServerMetadata {
-        name: env!("CARGO_PKG_NAME"),
-        version: env!("CARGO_PKG_VERSION"),
+        name: SERVER_NAME,
+        version: SERVER_VERSION,
         extensions: ["binary_tensor_data"],
     })
 }
@@ -315,7 +322,7 @@ impl InferRequest {
         let mut body = serde_json::to_vec(&header).unwrap_or_default();
         let header_length = body.len();
         body.extend_from_slice(&bytes);
-        let mut response = crate::routes::typed(200, "application/octet-stream", body);
+        let mut response = typed(200, "application/octet-stream", body);
         response.set_header("inference-header-content-length", header_length.to_string());
         response
     }
@@ -634,12 +641,12 @@ fn unknown_output(name: Option<&str>) -> String {
 }
 
 fn ok(value: &impl Serialize) -> Response {
-    crate::routes::json(value)
+    json(value)
 }
 
 /// The protocol's error body: `{"error": "..."}`.
 pub fn error(status: u16, message: &str) -> Response {
-    crate::routes::json_with_status(status, &Error { error: message })
+    json_with_status(status, &Error { error: message })
 }
 
 #[derive(Serialize)]
@@ -650,7 +657,7 @@ struct Error<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::Method;
+    use crate::http::Method;
     use serde_json::json;
 
     const ROWS: [[f64; N_FEATURES]; 2] = [
