@@ -137,7 +137,7 @@ test: deps lint test-rust test-api test-spin test-logs test-stress test-edge tes
 lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p heart-disease-api -p heart-model -p heart-wire --target $(WASM_TARGET) -- -D warnings
+	cargo clippy -p heart-disease-api -p heart-model -p heart-wire -p heart-api --target $(WASM_TARGET) -- -D warnings
 
 # Host side first (what plain `cargo test` runs, on every host member: nothing built needed),
 # then the served side (tests/served: the release .wasm under the real runtimes).

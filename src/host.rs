@@ -1,11 +1,7 @@
-//! The component's side of wasi:http: its own request and response types, reading a request
-//! from the host within bounds, and handing the answer back. Everything else in the component
-//! is plain functions of these types.
-//!
-//! **Types.** Plain data holding what the routes read and write, in the order the host hands
-//! headers over and takes them back. spin-sdk's `Request` and `Response` keep headers in a
-//! `HashMap` keyed by lowercased names and parse the target as a URI; a fresh instance per
-//! request paid for that on every call, and the routes need none of it.
+//! The component's side of wasi:http 0.2: reading a request from the host within bounds into
+//! the service's plain [`Request`], and handing its [`Response`] back. Everything between is
+//! `heart_api`'s, which knows no host; the refusals made here (408, 413, 400) are built with
+//! its answer builders, so they read like every other problem+json.
 //!
 //! **Reading** never holds more than [`MAX_BODY_BYTES`] of a body, and does not let a slow
 //! client hold the instance for long.
@@ -51,137 +47,14 @@
 //! (RFC 9110 §9.3.2), and a body shorter than the declared length would be an error to
 //! wasi:http hosts (they check what is written against `content-length`).
 
+use heart_api::{problem, Method, Request, Response, Status};
 use heart_wire::limits::{
     BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES,
     DISCARD_MAX_TIME, MAX_BATCH, MAX_BODY_BYTES,
 };
-use heart_wire::names::BATCH_SIZE_HEADER;
-pub use spin_sdk::http::Method;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::clocks::monotonic_clock;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
-
-use crate::routes::{problem, Status};
-
-// ---------------------------------------------------------------------------------------
-// Types
-// ---------------------------------------------------------------------------------------
-
-/// A request with its body read.
-#[derive(Debug, Clone)]
-pub struct Request {
-    method: Method,
-    path: String,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    /// `target` is the request target as sent (`/predict?x=1`); only its path is kept.
-    pub fn new(
-        method: Method,
-        target: &str,
-        headers: Vec<(String, Vec<u8>)>,
-        body: Vec<u8>,
-    ) -> Self {
-        let path = target.split(['?', '#']).next().unwrap_or_default();
-        Request {
-            method,
-            path: path.to_string(),
-            headers,
-            body,
-        }
-    }
-
-    pub fn method(&self) -> &Method {
-        &self.method
-    }
-
-    /// The path, without the query.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The first value of header `name` (ASCII case-insensitive), if it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-    }
-
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-
-    /// The same request with `body` as its body.
-    pub fn with_body(self, body: Vec<u8>) -> Self {
-        Request { body, ..self }
-    }
-}
-
-/// A response: status, headers (names in lower case, set by the component), body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-    /// How many patients the answer assesses (a prediction's), for the log.
-    batch_size: Option<usize>,
-}
-
-impl Response {
-    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Response {
-            status,
-            headers: vec![("content-type", content_type.to_string())],
-            body,
-            batch_size: None,
-        }
-    }
-
-    /// Records that the answer assesses `n` patients, for the log and for the caller
-    /// (`x-batch-size`).
-    pub fn set_batch_size(&mut self, n: usize) {
-        self.batch_size = Some(n);
-        self.set_header(BATCH_SIZE_HEADER, n.to_string());
-    }
-
-    /// How many patients the answer assesses; `None` for anything but a prediction.
-    pub fn batch_size(&self) -> Option<usize> {
-        self.batch_size
-    }
-
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The value of header `name`.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every header, in the order they were set.
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.headers.iter().map(|(k, v)| (*k, v.as_str()))
-    }
-
-    /// Sets header `name` (lower case), replacing any value it had.
-    pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
-        let value = value.into();
-        match self.headers.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, v)) => *v = value,
-            None => self.headers.push((name, value)),
-        }
-    }
-
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Reading
@@ -195,11 +68,28 @@ const READ_CHUNK: u64 = 64 * 1024;
 /// [`read_bounded`].
 pub fn read_head(incoming: &IncomingRequest) -> Request {
     Request::new(
-        incoming.method(),
+        method(incoming.method()),
         &incoming.path_with_query().unwrap_or_default(),
         incoming.headers().entries(),
         Vec::new(),
     )
+}
+
+/// The host's method as the service's: the same variants, one to one.
+fn method(method: spin_sdk::http::Method) -> Method {
+    use spin_sdk::http::Method as Host;
+    match method {
+        Host::Get => Method::Get,
+        Host::Head => Method::Head,
+        Host::Post => Method::Post,
+        Host::Put => Method::Put,
+        Host::Delete => Method::Delete,
+        Host::Connect => Method::Connect,
+        Host::Options => Method::Options,
+        Host::Trace => Method::Trace,
+        Host::Patch => Method::Patch,
+        Host::Other(other) => Method::Other(other),
+    }
 }
 
 /// The request with its body read, or the response that refuses it. `arrived` (wasi's
@@ -422,35 +312,4 @@ fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
         rest = &rest[n..];
     }
     stream.blocking_flush()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_keep_the_path_and_find_headers_in_any_case() {
-        let r = Request::new(
-            Method::Post,
-            "/predict?age=63",
-            vec![("Content-Type".into(), b"application/json".to_vec())],
-            b"{}".to_vec(),
-        );
-        assert_eq!(r.path(), "/predict");
-        assert_eq!(r.header("content-type"), Some("application/json"));
-        assert_eq!(r.header("x-request-id"), None);
-    }
-
-    #[test]
-    fn setting_a_header_twice_keeps_the_last_value() {
-        let mut r = Response::new(200, "application/json", vec![]);
-        r.set_batch_size(1);
-        r.set_batch_size(2);
-        assert_eq!(r.batch_size(), Some(2));
-        let headers: Vec<_> = r.headers().collect();
-        assert_eq!(
-            headers,
-            [("content-type", "application/json"), ("x-batch-size", "2")]
-        );
-    }
 }

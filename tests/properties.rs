@@ -1,11 +1,11 @@
 //! Property tests of the whole request path, run natively through
-//! [`heart_disease_api::respond`] (routing → parsing → validation → prediction →
+//! [`heart_api::respond`] (routing → parsing → validation → prediction →
 //! serialisation) and the model core: generated bodies, generated valid patients, and the
 //! algebra of the answers.
 
 mod oracle;
 
-use heart_disease_api::{Method, Request};
+use heart_api::{Method, Request};
 use heart_model::model::{sigmoid, DECISION_THRESHOLD};
 use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
@@ -25,7 +25,7 @@ fn call(method: Method, path: &str, content_type: Option<&str>, body: &[u8]) -> 
     let headers = content_type
         .map(|ct| vec![("content-type".to_string(), ct.as_bytes().to_vec())])
         .unwrap_or_default();
-    let response = heart_disease_api::respond(Request::new(method, path, headers, body.to_vec()));
+    let response = heart_api::respond(Request::new(method, path, headers, body.to_vec()));
     let status = response.status();
     assert_eq!(
         response.header("x-model-version"),

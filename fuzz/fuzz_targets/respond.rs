@@ -1,5 +1,5 @@
 //! The whole request path on the host: arbitrary bytes → a chosen method, path, content type
-//! and body → `heart_disease_api::respond` (routing → parsing → validation → prediction →
+//! and body → `heart_api::respond` (routing → parsing → validation → prediction →
 //! serialisation), then the invariants every answer must keep.
 //!
 //! Input layout (so hand-written seeds stay readable):
@@ -20,7 +20,7 @@
 #[path = "../../tests/oracle/mod.rs"]
 mod oracle;
 
-use heart_disease_api::{Method, Request, Response};
+use heart_api::{Method, Request, Response};
 use heart_model::model::DECISION_THRESHOLD;
 use heart_model::{MODEL, MODEL_VERSION};
 use heart_wire::answer::{write_assessment, ASSESSMENT_FIELDS};
@@ -129,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
     let request = Request::new(method(method_name), &path, headers, body.clone());
     let routed_path = request.path().to_string();
 
-    let response = heart_disease_api::respond(request);
+    let response = heart_api::respond(request);
     let protocol = routed_path == "/v2" || routed_path.starts_with("/v2/");
     check_every_response(&response, protocol);
     if protocol && status(&response) == 200 && routed_path.ends_with("/infer") {
@@ -408,7 +408,7 @@ fn check_prediction(body: &[u8], response: &Response) {
                 // deeper down wins), written back out.
                 assert!(said.is_empty(), "{answer}");
                 let value: Value = serde_json::from_slice(body).expect("serde_json reads it");
-                let reference = heart_disease_api::respond(Request::new(
+                let reference = heart_api::respond(Request::new(
                     Method::Post,
                     "/predict",
                     vec![("content-type".into(), b"application/json".to_vec())],

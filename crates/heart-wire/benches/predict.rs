@@ -3,6 +3,8 @@
 //! bytes) → serialise the answer (`json_to_json`, the whole path), for one patient and for a
 //! batch of 1000, plus each step alone for one patient (where the time goes).
 //!
+//! The `oip` group times the Open Inference Protocol's codec the same way.
+//!
 //! `cargo bench -p heart-wire --bench predict` (`make bench` runs it and reads the estimates
 //! from `target/criterion/`). Timing lives here only: `cargo test` does not run benches.
 
@@ -12,12 +14,13 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use heart_model::{Assessment, MODEL, MODEL_VERSION};
 use heart_wire::answer::write_assessment;
+use heart_wire::oip::InferRequest;
 use heart_wire::PredictRequest;
 
 /// The patient every bench (and the end-to-end load) sends.
 pub const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
 
-/// The whole path, as `predict` in src/routes.rs runs it on a body already read.
+/// The whole path, as `predict` in crates/heart-api/src/endpoints.rs runs it on a body already read.
 fn respond(body: &[u8]) -> Vec<u8> {
     PredictRequest::from_json_bytes(body)
         .expect("a valid request")
@@ -86,6 +89,42 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
+/// The Open Inference Protocol's codec (`heart_wire::oip`): an infer request decoded, assessed
+/// and encoded, for one patient in JSON and for 1000 in the binary tensor data extension (as
+/// tritonclient sends them, answered in binary). Not in `make bench`'s report, which reads the
+/// `single` and `batch1000` groups.
+fn oip(c: &mut Criterion) {
+    let row = "[63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]";
+    let json = format!(
+        r#"{{"inputs": [{{"name": "patients", "shape": [1, 13], "datatype": "FP64", "data": [{row}]}}]}}"#
+    );
+    let header = r#"{"inputs": [{"name": "patients", "shape": [1000, 13], "datatype": "FP64", "parameters": {"binary_data_size": 104000}}], "parameters": {"binary_data_output": true}}"#;
+    let values = [
+        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0f64,
+    ];
+    let mut binary = header.as_bytes().to_vec();
+    for _ in 0..1000 {
+        binary.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    let header_length = header.len().to_string();
+    let infer = |body: &[u8], header_length: Option<&str>| {
+        InferRequest::parse(body, header_length)
+            .expect("a valid request")
+            .answer(&MODEL, MODEL_VERSION)
+    };
+    assert!(infer(&binary, Some(&header_length)).header_length.is_some());
+    let mut g = c.benchmark_group("oip");
+    g.bench_function("json_single", |b| {
+        b.iter(|| infer(black_box(json.as_bytes()), None))
+    });
+    g.throughput(Throughput::Elements(1000));
+    g.sample_size(30);
+    g.bench_function("binary_batch1000", |b| {
+        b.iter(|| infer(black_box(&binary), Some(&header_length)))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     // Bounded: `make bench` runs the whole suite in well under a minute.
     Criterion::default()
@@ -97,6 +136,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = single, batch
+    targets = single, batch, oip
 }
 criterion_main!(benches);

@@ -9,7 +9,7 @@ use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use heart_disease_api::{Method, Request};
+use heart_api::{Method, Request};
 use heart_served::trials::{self, native, Check};
 use heart_served::{chunk, read_response, Resp, Runtime, Server, LAST_CHUNK};
 use heart_wire::limits::{
@@ -95,7 +95,7 @@ fn respond(body: &[u8]) -> (u16, Value) {
         vec![("content-type".into(), b"application/json".to_vec())],
         body.to_vec(),
     );
-    let response = heart_disease_api::respond(request);
+    let response = heart_api::respond(request);
     let status = response.status();
     (
         status,

@@ -7,37 +7,29 @@
 //! optional named tensor means all its values are missing. Outputs: `probability` FP64 [N],
 //! `prediction` INT64 [N]. Errors are `{"error": "..."}` with 400, or 404 for an unknown model.
 //!
-//! The binary tensor data extension, as Triton and its clients speak it: with an
-//! `Inference-Header-Content-Length: L` header, the body is L bytes of JSON and then the raw
-//! bytes of the inputs that declare `parameters.binary_data_size` instead of `data`, in input
-//! order, each its shape's element count × the datatype's width, little-endian (NaN in a
-//! floating-point tensor is a missing value, as `null` is in JSON). An output is answered in
-//! binary when the request asks for it — `parameters.binary_data_output: true` for every
-//! output, or `parameters.binary_data` on a requested output, which wins — and the answer is
-//! then `application/octet-stream`: its JSON (of the length given in
-//! `Inference-Header-Content-Length`) lists each binary output with
-//! `parameters.binary_data_size` and no `data`, and their bytes follow in output order. With
-//! nothing asked for in binary, the answer is plain JSON.
-//!
-//! The request is read into a `serde_json::Value` and checked by hand, not derived into typed
-//! structs: derived structs were measured at +26 KB of `.wasm` (318 KB, over the 300 KiB
-//! budget), and keeping that size down while serde's own messages name the offending member
-//! took more code (custom visitors) than the checks below. Invalid patients are listed up to
-//! [`MAX_ERRORS`], as `/predict` lists invalid fields.
+//! The endpoints only: which model and version a path names, the metadata, and the infer
+//! handler around [`heart_wire::oip`], the codec that decodes a request (JSON or the binary
+//! tensor data extension) into patients and encodes the answer. What the protocol accepts and
+//! answers is described there.
 
-use crate::host::{Request, Response};
-use heart_model::schema::{feature_index, FEATURES, N_FEATURES};
-use heart_model::{Patient, MODEL, MODEL_VERSION};
-use heart_wire::check_batch_size;
-use heart_wire::limits::MAX_ERRORS;
-use heart_wire::names::{OIP_DATATYPES, OIP_HEADER_LENGTH};
+use heart_model::schema::{FEATURES, N_FEATURES};
+use heart_model::{MODEL, MODEL_VERSION};
+use heart_wire::names::OIP_HEADER_LENGTH;
+use heart_wire::oip::InferRequest;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::routes::Params;
+use crate::answer::{json, json_with_status, typed};
+use crate::http::{Request, Response};
+use crate::router::Params;
 
 /// The model's name in the protocol's paths.
 pub use heart_wire::names::OIP_MODEL_NAME as MODEL_NAME;
+
+/// The server's name and version in `GET /v2`: the component's (`heart-disease-api` 0.1.0),
+/// written out here because this crate is not the component and Cargo's `CARGO_PKG_*` would
+/// name `heart-api`.
+pub const SERVER_NAME: &str = "heart-disease-api";
+pub const SERVER_VERSION: &str = "0.1.0";
 
 /// `GET /v2/health/live`.
 pub fn live(_: &Request, _: &Params) -> Response {
@@ -75,8 +67,8 @@ pub fn infer(req: &Request, params: &Params) -> Response {
 /// `GET /v2`.
 pub fn server_metadata(_: &Request, _: &Params) -> Response {
     ok(&ServerMetadata {
-        name: env!("CARGO_PKG_NAME"),
-        version: env!("CARGO_PKG_VERSION"),
+        name: SERVER_NAME,
+        version: SERVER_VERSION,
         extensions: ["binary_tensor_data"],
     })
 }
@@ -161,485 +153,30 @@ fn with_model(params: &Params, answer: impl FnOnce() -> Response) -> Response {
     }
 }
 
+/// An infer request decoded, assessed and encoded by [`heart_wire::oip`]; a refusal is its
+/// error's message.
 fn infer_response(req: &Request) -> Response {
     match InferRequest::parse(req.body(), req.header(OIP_HEADER_LENGTH)) {
         Ok(r) => {
-            let mut response = r.answer();
-            response.set_batch_size(r.patients.len());
+            let encoded = r.answer(&MODEL, MODEL_VERSION);
+            let mut response = typed(200, encoded.media_type, encoded.body);
+            if let Some(n) = encoded.header_length {
+                response.set_header("inference-header-content-length", n.to_string());
+            }
+            response.set_batch_size(r.patients().len());
             response
         }
-        Err(message) => error(400, &message),
+        Err(refusal) => error(400, &refusal.to_string()),
     }
-}
-
-/// A parsed, validated inference request.
-pub struct InferRequest {
-    id: Option<String>,
-    patients: Vec<Patient>,
-    /// Each output to answer, and whether in binary.
-    outputs: Vec<(Output, bool)>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Output {
-    Probability,
-    Prediction,
-}
-
-impl InferRequest {
-    /// Parses a request body, with the value of its `Inference-Header-Content-Length` header
-    /// if it has one; the error is the protocol's message.
-    pub fn parse(body: &[u8], header_length: Option<&str>) -> Result<Self, String> {
-        let (json, mut binary) = split_body(body, header_length)?;
-        let value: Value = serde_json::from_slice(json).map_err(|e| {
-            format!(
-                "the {} is not valid JSON: {e}",
-                if header_length.is_some() {
-                    "inference header"
-                } else {
-                    "body"
-                }
-            )
-        })?;
-        let Value::Object(object) = value else {
-            return Err("the body must be a JSON object with \"inputs\"".into());
-        };
-        check_parameters(&object, "the request")?;
-        let binary_by_default = flag(
-            object.get("parameters"),
-            "binary_data_output",
-            "the request",
-        )?
-        .unwrap_or(false);
-        let id = match object.get("id") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err("\"id\" must be a string".into()),
-        };
-        let inputs = match object.get("inputs") {
-            Some(Value::Array(inputs)) if !inputs.is_empty() => inputs,
-            _ => return Err("\"inputs\" must be a non-empty array of tensors".into()),
-        };
-        let rows = rows(inputs, &mut binary)?;
-        if !binary.is_empty() {
-            return Err(format!(
-                "{} bytes of binary tensor data are left over after the inputs' binary_data_size",
-                binary.len()
-            ));
-        }
-        let mut patients = Vec::with_capacity(rows.len());
-        let mut problems = Vec::new();
-        for (i, row) in rows.into_iter().enumerate() {
-            match Patient::from_values(row) {
-                Ok(p) => patients.push(p),
-                Err(errors) => problems.extend(
-                    errors
-                        .iter()
-                        .map(|e| format!("patient {i}: {} {}", &e.field[1..], e.reason)),
-                ),
-            }
-        }
-        if !problems.is_empty() {
-            let total = problems.len();
-            problems.truncate(MAX_ERRORS);
-            let more = if total > MAX_ERRORS {
-                format!(" (and {} more)", total - MAX_ERRORS)
-            } else {
-                String::new()
-            };
-            return Err(format!("invalid input: {}{more}", problems.join("; ")));
-        }
-        Ok(InferRequest {
-            id,
-            patients,
-            outputs: outputs(object.get("outputs"), binary_by_default)?,
-        })
-    }
-
-    /// The answer: JSON, or, when an output is asked for in binary, the JSON header and the
-    /// binary outputs' bytes after it.
-    fn answer(&self) -> Response {
-        let assessments: Vec<_> = self.patients.iter().map(|p| MODEL.assess(p)).collect();
-        let n = [assessments.len()];
-        let mut bytes = Vec::new();
-        let outputs = self
-            .outputs
-            .iter()
-            .map(|&(output, binary)| {
-                let (name, datatype, data) = match output {
-                    Output::Probability => (
-                        "probability",
-                        "FP64",
-                        Data::Fp64(assessments.iter().map(|a| a.probability).collect()),
-                    ),
-                    Output::Prediction => (
-                        "prediction",
-                        "INT64",
-                        Data::Int64(assessments.iter().map(|a| a.prediction).collect()),
-                    ),
-                };
-                let mut tensor = OutputTensor {
-                    name,
-                    datatype,
-                    shape: n,
-                    parameters: None,
-                    data: None,
-                };
-                if binary {
-                    let start = bytes.len();
-                    match data {
-                        Data::Fp64(xs) => xs.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
-                        Data::Int64(ys) => ys
-                            .iter()
-                            .for_each(|&y| bytes.extend(i64::from(y).to_le_bytes())),
-                    }
-                    tensor.parameters = Some(BinaryParameters {
-                        binary_data_size: bytes.len() - start,
-                    });
-                } else {
-                    tensor.data = Some(data);
-                }
-                tensor
-            })
-            .collect();
-        let header = InferResponse {
-            model_name: MODEL_NAME,
-            model_version: MODEL_VERSION,
-            id: self.id.as_deref(),
-            outputs,
-        };
-        if !self.outputs.iter().any(|&(_, binary)| binary) {
-            return ok(&header);
-        }
-        // Serialising our own plain structs to memory cannot fail.
-        let mut body = serde_json::to_vec(&header).unwrap_or_default();
-        let header_length = body.len();
-        body.extend_from_slice(&bytes);
-        let mut response = crate::routes::typed(200, "application/octet-stream", body);
-        response.set_header("inference-header-content-length", header_length.to_string());
-        response
-    }
-}
-
-#[derive(Serialize)]
-struct InferResponse<'a> {
-    model_name: &'static str,
-    model_version: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    outputs: Vec<OutputTensor>,
-}
-
-#[derive(Serialize)]
-struct OutputTensor {
-    name: &'static str,
-    datatype: &'static str,
-    shape: [usize; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<BinaryParameters>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Data>,
-}
-
-/// A binary output's `parameters`.
-#[derive(Serialize)]
-struct BinaryParameters {
-    binary_data_size: usize,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Data {
-    Fp64(Vec<f64>),
-    Int64(Vec<u8>),
-}
-
-/// One tensor of the request, checked against its declared shape.
-struct Tensor<'a> {
-    name: &'a str,
-    shape: Vec<usize>,
-    data: Vec<Option<f64>>,
-}
-
-/// The protocol's optional `parameters` must be an object where present.
-fn check_parameters(object: &Map<String, Value>, what: &str) -> Result<(), String> {
-    match object.get("parameters") {
-        None | Some(Value::Object(_)) => Ok(()),
-        Some(_) => Err(format!("\"parameters\" of {what} must be an object")),
-    }
-}
-
-/// A boolean parameter (`None` when not given) from an already checked `parameters`.
-fn flag(parameters: Option<&Value>, name: &str, what: &str) -> Result<Option<bool>, String> {
-    match parameters.and_then(|p| p.get(name)) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(format!("parameters.{name} of {what} must be true or false")),
-    }
-}
-
-/// The body's JSON and the binary tensor data after it, split where
-/// `Inference-Header-Content-Length` says; without that header the whole body is JSON.
-fn split_body<'a>(
-    body: &'a [u8],
-    header_length: Option<&str>,
-) -> Result<(&'a [u8], &'a [u8]), String> {
-    let Some(value) = header_length else {
-        return Ok((body, &[]));
-    };
-    let length = value
-        .trim()
-        .parse::<usize>()
-        .map_err(|_| format!("{OIP_HEADER_LENGTH} must be the length in bytes of the JSON at the start of the body, found {value:?}"))?;
-    if length > body.len() {
-        return Err(format!(
-            "{OIP_HEADER_LENGTH} is {length}, beyond the body's {} bytes",
-            body.len()
-        ));
-    }
-    Ok(body.split_at(length))
-}
-
-/// How wide one element of `datatype` is on the wire, and how to read it as an f64.
-fn element(datatype: &str) -> (usize, fn(&[u8]) -> f64) {
-    fn le<const N: usize>(b: &[u8]) -> [u8; N] {
-        std::array::from_fn(|i| b[i])
-    }
-    match datatype {
-        "FP64" => (8, |b| f64::from_le_bytes(le(b))),
-        "FP32" => (4, |b| f64::from(f32::from_le_bytes(le(b)))),
-        "INT64" => (8, |b| i64::from_le_bytes(le(b)) as f64),
-        "INT32" => (4, |b| f64::from(i32::from_le_bytes(le(b)))),
-        "INT16" => (2, |b| f64::from(i16::from_le_bytes(le(b)))),
-        "INT8" => (1, |b| f64::from(b[0] as i8)),
-        "UINT64" => (8, |b| u64::from_le_bytes(le(b)) as f64),
-        "UINT32" => (4, |b| f64::from(u32::from_le_bytes(le(b)))),
-        "UINT16" => (2, |b| f64::from(u16::from_le_bytes(le(b)))),
-        // UINT8, the only other datatype `tensor` lets through.
-        _ => (1, |b| f64::from(b[0])),
-    }
-}
-
-/// An input's values from its raw bytes, taken from the front of `binary`: `size` bytes, which
-/// must be exactly what `shape` needs of `datatype`. NaN is a missing value.
-fn binary_data(
-    name: &str,
-    datatype: &str,
-    shape: &[usize],
-    size: u64,
-    binary: &mut &[u8],
-) -> Result<Vec<Option<f64>>, String> {
-    let (width, read) = element(datatype);
-    let needed = shape.iter().try_fold(width, |acc, d| acc.checked_mul(*d));
-    let Some(needed) = needed.filter(|&n| n as u64 == size) else {
-        let needed = needed.map_or("more than 2^64".into(), |n| n.to_string());
-        return Err(format!(
-            "input {name:?}: binary_data_size is {size} bytes, but shape {shape:?} of {datatype} takes {needed} bytes"
-        ));
-    };
-    if needed > binary.len() {
-        return Err(format!(
-            "input {name:?}: binary_data_size is {size} bytes, but only {} bytes of binary data are left after the inference header and the inputs before it",
-            binary.len()
-        ));
-    }
-    let (mine, rest) = binary.split_at(needed);
-    *binary = rest;
-    Ok(mine
-        .chunks_exact(width)
-        .map(|b| Some(read(b)).filter(|x| !x.is_nan()))
-        .collect())
-}
-
-/// One input tensor; an input with `parameters.binary_data_size` takes its values from the
-/// front of `binary`.
-fn tensor<'a>(value: &'a Value, binary: &mut &[u8]) -> Result<Tensor<'a>, String> {
-    let object = value
-        .as_object()
-        .ok_or("every input must be a tensor object")?;
-    let name = value["name"]
-        .as_str()
-        .ok_or("every input needs a string \"name\"")?;
-    check_parameters(object, &format!("input {name:?}"))?;
-    let datatype = value["datatype"].as_str().unwrap_or("");
-    if !OIP_DATATYPES.contains(&datatype) {
-        return Err(format!(
-            "input {name:?}: datatype must be one of {}, found {datatype:?}",
-            OIP_DATATYPES.join(", ")
-        ));
-    }
-    let shape: Vec<usize> = value["shape"]
-        .as_array()
-        .and_then(|dims| {
-            dims.iter()
-                .map(|d| d.as_u64().map(|d| d as usize))
-                .collect()
-        })
-        .ok_or_else(|| {
-            format!("input {name:?}: \"shape\" must be an array of non-negative integers")
-        })?;
-    let binary_size = match object
-        .get("parameters")
-        .and_then(|p| p.get("binary_data_size"))
-    {
-        None => None,
-        Some(size) => Some(size.as_u64().ok_or_else(|| {
-            format!("input {name:?}: parameters.binary_data_size must be a non-negative integer")
-        })?),
-    };
-    if let Some(size) = binary_size {
-        if object.contains_key("data") {
-            return Err(format!(
-                "input {name:?}: give either \"data\" or parameters.binary_data_size, not both"
-            ));
-        }
-        let data = binary_data(name, datatype, &shape, size, binary)?;
-        return Ok(Tensor { name, shape, data });
-    }
-    let mut data = Vec::new();
-    flatten(&value["data"], &mut data, 0).map_err(|e| format!("input {name:?}: {e}"))?;
-    let expected = shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d));
-    if expected != Some(data.len()) {
-        return Err(format!(
-            "input {name:?}: shape {shape:?} needs {} values, data has {}",
-            expected.unwrap_or(usize::MAX),
-            data.len()
-        ));
-    }
-    Ok(Tensor { name, shape, data })
-}
-
-/// Row-major values of (possibly nested) tensor data; `null` is a missing value.
-fn flatten(value: &Value, out: &mut Vec<Option<f64>>, depth: usize) -> Result<(), String> {
-    match value {
-        Value::Array(items) if depth < 2 => items.iter().try_for_each(|v| flatten(v, out, depth + 1)),
-        Value::Number(n) if depth > 0 => {
-            out.push(n.as_f64());
-            Ok(())
-        }
-        Value::Null if depth > 0 => {
-            out.push(None);
-            Ok(())
-        }
-        _ if depth == 0 => Err("\"data\" must be an array".into()),
-        _ => Err("data must hold numbers (or null for a missing slope, ca or thal), nested at most as deep as the shape".into()),
-    }
-}
-
-/// The patients' raw values from either input layout; binary inputs take their bytes from the
-/// front of `binary`, in input order.
-fn rows(inputs: &[Value], binary: &mut &[u8]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
-    let tensors: Vec<Tensor> = inputs
-        .iter()
-        .map(|input| tensor(input, binary))
-        .collect::<Result<_, _>>()?;
-    let rows = match tensors.as_slice() {
-        [t] if t.name == "patients" => {
-            if t.shape.len() != 2 || t.shape[1] != N_FEATURES {
-                return Err(format!(
-                    "input \"patients\" must have shape [N, {N_FEATURES}], found {:?}",
-                    t.shape
-                ));
-            }
-            // `tensor` checked that the data fills the shape, so every chunk has 13 values.
-            t.data
-                .chunks_exact(N_FEATURES)
-                .map(|c| std::array::from_fn(|i| c[i]))
-                .collect()
-        }
-        _ => named(&tensors)?,
-    };
-    check_rows(rows)
-}
-
-fn check_rows(
-    rows: Vec<[Option<f64>; N_FEATURES]>,
-) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
-    check_batch_size(rows.len()).map_err(|e| format!("the inputs {}", e.reason))?;
-    Ok(rows)
-}
-
-fn named(tensors: &[Tensor]) -> Result<Vec<[Option<f64>; N_FEATURES]>, String> {
-    let n = tensors[0].data.len();
-    let mut columns: [Option<&Tensor>; N_FEATURES] = [None; N_FEATURES];
-    for t in tensors {
-        let i = feature_index(t.name).ok_or_else(|| {
-            format!(
-                "unknown input {:?}: send \"patients\" [N, {N_FEATURES}] or one tensor per feature",
-                t.name
-            )
-        })?;
-        if columns[i].is_some() {
-            return Err(format!("input {:?} is given twice", t.name));
-        }
-        if !(t.shape == [n] || t.shape == [n, 1]) {
-            return Err(format!(
-                "input {:?} must have shape [{n}] like the other inputs, found {:?}",
-                t.name, t.shape
-            ));
-        }
-        columns[i] = Some(t);
-    }
-    let missing: Vec<&str> = FEATURES
-        .iter()
-        .zip(&columns)
-        .filter(|(f, c)| f.required && c.is_none())
-        .map(|(f, _)| f.name)
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!("missing input tensor(s): {}", missing.join(", ")));
-    }
-    Ok((0..n)
-        .map(|r| std::array::from_fn(|i| columns[i].and_then(|t| t.data[r])))
-        .collect())
-}
-
-/// The outputs to answer, each with whether it goes in binary: its own
-/// `parameters.binary_data` when given, else `binary_by_default` (the request's
-/// `parameters.binary_data_output`).
-fn outputs(
-    requested: Option<&Value>,
-    binary_by_default: bool,
-) -> Result<Vec<(Output, bool)>, String> {
-    let Some(requested) = requested else {
-        return Ok(vec![
-            (Output::Probability, binary_by_default),
-            (Output::Prediction, binary_by_default),
-        ]);
-    };
-    let list = requested.as_array().ok_or("\"outputs\" must be an array")?;
-    list.iter()
-        .map(|o| {
-            let object = o
-                .as_object()
-                .ok_or("every requested output must be an object with a \"name\"")?;
-            check_parameters(object, "a requested output")?;
-            let output = match o["name"].as_str() {
-                Some("probability") => Output::Probability,
-                Some("prediction") => Output::Prediction,
-                other => return Err(unknown_output(other)),
-            };
-            let binary = flag(
-                object.get("parameters"),
-                "binary_data",
-                "a requested output",
-            )?;
-            Ok((output, binary.unwrap_or(binary_by_default)))
-        })
-        .collect()
-}
-
-fn unknown_output(name: Option<&str>) -> String {
-    format!("unknown output {name:?}; the outputs are \"probability\" and \"prediction\"")
 }
 
 fn ok(value: &impl Serialize) -> Response {
-    crate::routes::json(value)
+    json(value)
 }
 
 /// The protocol's error body: `{"error": "..."}`.
 pub fn error(status: u16, message: &str) -> Response {
-    crate::routes::json_with_status(status, &Error { error: message })
+    json_with_status(status, &Error { error: message })
 }
 
 #[derive(Serialize)]
@@ -650,8 +187,9 @@ struct Error<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::Method;
-    use serde_json::json;
+    use crate::http::Method;
+    use heart_wire::limits::MAX_ERRORS;
+    use serde_json::{json, Value};
 
     const ROWS: [[f64; N_FEATURES]; 2] = [
         [

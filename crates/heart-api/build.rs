@@ -1,5 +1,6 @@
 //! Writes the OpenAPI document and the HTML reference into OUT_DIR, generated from the model
-//! core's feature table by `crates/heart-wire`; `src/routes.rs` bakes them in as constants.
+//! core's feature table by `crates/heart-wire`; `src/endpoints.rs` bakes them in as constants,
+//! beside the routes that serve them.
 
 use std::path::PathBuf;
 

@@ -1,20 +1,23 @@
-//! One structured line per request on stderr, for operators: what was asked, how it ended,
-//! how long it took. Never a patient's values: only the method, the path (without query),
-//! the status, the batch size and ids.
+//! The content of the one structured line per request, for operators: what was asked, how it
+//! ended, how long it took. Never a patient's values: only the method, the path (without
+//! query), the status, the batch size and ids.
+//!
+//! The line is built here and written by the edge (the component writes it to stderr in one
+//! call to the host), so every host logs the same line and this crate needs no host.
 
 use std::hash::{BuildHasher, Hasher};
 
 use heart_wire::names::REQUEST_ID_HEADER;
 use serde::Serialize;
 
-use crate::host::{Method, Response};
+use crate::http::{Method, Response};
 
-/// A request being served; [`RequestLog::finish`] writes its line.
+/// A request being served; [`RequestLog::finish`] gives its line.
 pub struct RequestLog {
     id: String,
     method: String,
     path: String,
-    /// When the request arrived, in nanoseconds of wasi's monotonic clock.
+    /// When the request arrived, in nanoseconds of the edge's monotonic clock.
     started: u64,
 }
 
@@ -31,8 +34,8 @@ struct Line<'a> {
 }
 
 impl RequestLog {
-    /// `started` is when the request arrived (wasi's monotonic clock, in nanoseconds); `path`
-    /// is the request's path, without the query ([`crate::host::Request::path`]).
+    /// `started` is when the request arrived (the edge's monotonic clock, in nanoseconds);
+    /// `path` is the request's path, without the query ([`crate::Request::path`]).
     pub fn start(started: u64, method: &Method, path: &str, caller_id: Option<&str>) -> Self {
         let path: String = path.chars().take(200).collect();
         let id = caller_id
@@ -47,9 +50,9 @@ impl RequestLog {
         }
     }
 
-    /// Stamps the request id on the response and writes the log line; `now` is the
-    /// monotonic clock when the answer is ready.
-    pub fn finish(self, response: &mut Response, now: u64) {
+    /// Stamps the request id on the response and returns the log line, newline included (empty
+    /// if it could not be written); `now` is the same clock when the answer is ready.
+    pub fn finish(self, response: &mut Response, now: u64) -> Vec<u8> {
         response.set_header(REQUEST_ID_HEADER, &self.id);
         let line = Line {
             event: "request",
@@ -61,19 +64,14 @@ impl RequestLog {
             batch_size: response.batch_size().unwrap_or(0),
             model_version: heart_model::MODEL_VERSION,
         };
-        if let Ok(mut json) = serde_json::to_vec(&line) {
-            json.push(b'\n');
-            write_stderr(&json);
+        match serde_json::to_vec(&line) {
+            Ok(mut json) => {
+                json.push(b'\n');
+                json
+            }
+            Err(_) => Vec::new(),
         }
     }
-}
-
-/// Writes one whole line in a single call to the host: `eprintln!` would format through
-/// `std::fmt` and hand the line and its newline over separately, which costs twice the time of
-/// the rest of the log line in `wasmtime serve`. A line too long for one write (4096 bytes,
-/// which a path of at most 200 characters cannot reach) is dropped rather than split.
-fn write_stderr(line: &[u8]) {
-    let _ = wasi::cli::stderr::get_stderr().blocking_write_and_flush(line);
 }
 
 /// A caller's id is echoed only when it is short and made of `[A-Za-z0-9._-]`, so the log
