@@ -19,6 +19,8 @@ WASMTIME := $(shell command -v wasmtime 2>/dev/null || echo $(HOME)/.cargo/bin/w
 JCO := node_modules/.bin/jco
 VENV := .venv
 PY := $(VENV)/bin/python
+# The example patient as compact JSON, read from the Rust source (tests/fixtures.py).
+EXAMPLE_PATIENT = $(shell python3 tests/fixtures.py example)
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
@@ -68,8 +70,9 @@ $(VENV)/.installed: requirements.txt
 # Debian packages: shellcheck for k8s/minikube-setup.sh, docker-registry for the loopback
 # registry `make push` is tested against, containerd to run the pushed artifact on the shim,
 # nginx as the ingress proxy in front of Spin in the stress checks, prometheus for promtool
-# (the chart's alert rules are checked and unit-tested with it; its service is not used).
-APT_TOOLS := shellcheck docker-registry containerd nginx prometheus
+# (the chart's alert rules are checked and unit-tested with it; its service is not used),
+# chromium for the browser page's test and `make screenshot`.
+APT_TOOLS := shellcheck docker-registry containerd nginx prometheus chromium
 apt-tools:
 	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
@@ -96,7 +99,7 @@ train: ## retrain on model/data and rewrite model/artifact.rs, model/model-card.
 up: build $(if $(shell command -v spin),,wasmtime) ## build and serve the component on http://127.0.0.1:3000
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
 	@echo "try: curl -s http://$(HOST):$(PORT)/predict -H 'content-type: application/json' \\"
-	@echo "       -d '{\"age\":63,\"sex\":1,\"cp\":1,\"trestbps\":145,\"chol\":233,\"fbs\":1,\"restecg\":2,\"thalach\":150,\"exang\":0,\"oldpeak\":2.3,\"slope\":3,\"ca\":0,\"thal\":6}'"
+	@printf "       -d '%s'\n" '$(EXAMPLE_PATIENT)'
 	@if command -v spin >/dev/null; then \
 	  exec spin up --listen $(HOST):$(PORT); \
 	else \
@@ -122,48 +125,53 @@ web: build jco ## the browser page in target/web/: the same .wasm run by the bro
 # What a user sees: /docs (with the model card's figures) served by wasmtime and rendered by
 # headless Chromium (Debian's package, installed here when missing) into target/screenshots/.
 .PHONY: screenshot
-screenshot: build wasmtime ## screenshots of /docs and the model card's figures, rendered by headless Chromium, in target/screenshots/
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+screenshot: build wasmtime apt-tools ## screenshots of /docs and the model card's figures, rendered by headless Chromium, in target/screenshots/
 	python3 tools/screenshot.py
 
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
-.PHONY: test lint test-rust test-api test-spin test-logs test-stress test-edge test-web
-test: deps lint test-rust test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening soak-smoke ## run every check: fmt, clippy (host + wasm), Rust tests on the served .wasm, API/protocol checks, Spin tooling and node runtime, chart checks, fuzz smoke, cargo deny
+# Two tiers. `make check` is the one to run before every commit: formatting, clippy on the host
+# and on wasm32-wasip2, and every host test (nothing served); it installs nothing. `make test`
+# installs what is missing (`make deps`), then runs `check` and everything that serves the
+# built component, and ends with the runtimes it ran and those it reported as not run (why).
+.PHONY: check test lint test-host test-served test-api test-spin test-logs test-stress test-edge test-web
+check: lint test-host ## the fast tier, before every commit: fmt, clippy (host + wasm), host cargo test; installs nothing
+
+test: deps check test-served test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening soak-smoke ## everything: `make check`, the release .wasm on every runtime installed (served suite, API/protocol, Spin tooling and node runtime, edge, browser, stress), chart checks, fuzz smoke, cargo deny
 	@echo; echo "make test: every check passed. Runtimes: what ran, and what was reported as not run and why:"
 	@python3 tests/runtimes.py --check
 
-lint: rust-targets ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
+lint: ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || { echo "the Rust target $(WASM_TARGET) is not installed: make deps (or rustup target add $(WASM_TARGET))"; exit 1; }
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p heart-disease-api -p heart-model -p heart-wire -p heart-api --target $(WASM_TARGET) -- -D warnings
 
-# Host side first (what plain `cargo test` runs, on every host member: nothing built needed),
-# then the served side (tests/served: the release .wasm under the real runtimes).
-test-rust: build wasmtime jco ## host tests (unit, properties, trainer), then the release .wasm served by wasmtime, jco, Spin, the SpinKube shim and workerd
+test-host: ## what plain `cargo test` runs on every host member (unit, properties, regressions, trainer): nothing built or served
 	cargo test --workspace --exclude heart-served
+
+test-served: build wasmtime jco ## the release .wasm served by wasmtime, jco, Spin, the SpinKube shim and workerd: one trial per check per runtime
 	HEART_WASM=$(CURDIR)/$(WASM) cargo test -p heart-served
 
 test-api: build wasmtime venv ## schemathesis and a stock Open Inference Protocol client (tritonclient) on wasmtime, Spin and the shim
-	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api -q -rs -p no:cacheprovider
+	HEART_WASM=$(CURDIR)/$(WASM) $(PY) -m pytest tests/api
 
 test-spin: build venv ## spin build, the `make push` artifact, the node runtime's restart from the precompiled layer, OTLP export
-	$(PY) -m pytest tests/spin tests/otel -q -rs -p no:cacheprovider
+	$(PY) -m pytest tests/spin tests/otel
 
 test-logs: build venv ## the log collector's parser: monitoring/logs/vector.yaml's VRL program (the real vrl crate) on the lines the component prints under spin up
 	cargo build --release --locked --manifest-path monitoring/logs/vrl-check/Cargo.toml --target-dir target/vrl-check
-	$(PY) -m pytest tests/logs -q -rs -p no:cacheprovider
+	$(PY) -m pytest tests/logs
 
 test-edge: build jco ## workerd answers byte for byte as wasmtime serve; the preview2-shim stdio override is still needed
-	node --test edge/test/
+	node --test tests/edge/
 
-test-web: web wasmtime venv ## the page in headless Chromium: answers equal POST /predict, no request after load, <= 160 kB gzip
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
-	$(PY) -m pytest tests/web -q -rs -p no:cacheprovider
+test-web: web wasmtime venv apt-tools ## the page in headless Chromium: answers equal POST /predict, no request after load, <= 160 kB gzip
+	$(PY) -m pytest tests/web
 
 test-stress: build venv apt-tools ## slow clients: 3000 stalled bodies through nginx configured as the chart's Ingress, in front of Spin
-	$(PY) -m pytest tests/stress -q -rs -p no:cacheprovider
+	$(PY) -m pytest tests/stress
 
 include mk/kube.mk
 include mk/manifests.mk

@@ -79,8 +79,8 @@ smoke: ## POST /predict (and GET /health) through http://$(minikube ip):30080
 	curl -fsS --retry 10 --retry-connrefused --retry-delay 2 --max-time 10 "$$url/health"; echo; \
 	echo "POST $$url/predict"; \
 	curl -fsS --max-time 10 -X POST "$$url/predict" -H 'content-type: application/json' \
-	  -d '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'; \
+	  -d '$(EXAMPLE_PATIENT)'; \
 	echo; echo "smoke: OK"
 
 test-kube: venv apt-tools $(WASM_BUILD_TARGET) ## offline checks: chart render/lint, upstream CRDs, kubernetes-validate, checkov, manifests, shellcheck, `make push`
-	$(PY) -m pytest tests/chart -q -rs -p no:cacheprovider
+	$(PY) -m pytest tests/chart

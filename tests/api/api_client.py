@@ -4,9 +4,8 @@ shared by every test folder, so tests import these from here)."""
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from fixtures import FEATURES, cleveland_rows
 
 
 def post_json(url: str, body) -> tuple[int, dict]:
@@ -22,9 +21,5 @@ def post_json(url: str, body) -> tuple[int, dict]:
 
 def dataset() -> list[dict]:
     """The training patients as API objects (missing values as null)."""
-    names = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak", "slope", "ca", "thal"]
-    rows = []
-    for line in (REPO / "model/data/processed.cleveland.data").read_text().splitlines():
-        cells = line.strip().split(",")[:13]
-        rows.append({n: (None if c == "?" else float(c)) for n, c in zip(names, cells)})
-    return rows
+    return [{n: (None if c == "?" else float(c)) for n, c in zip(FEATURES, cells)}
+            for cells in cleveland_rows()]

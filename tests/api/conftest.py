@@ -1,13 +1,8 @@
 """Serve the real release .wasm on 127.0.0.1 for the API tests, once per runtime."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-import runtimes  # noqa: E402  (tests/runtimes.py: how each runtime starts and stops)
+import runtimes  # tests/runtimes.py: how each runtime starts and stops
 
 
 # The hosts the API checks run on: the plain wasi:http host, Spin on spin.toml, Spin on the

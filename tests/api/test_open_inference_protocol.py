@@ -12,9 +12,9 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from api_client import dataset, post_json
+from fixtures import FEATURES
 
 MODEL = "heart-disease"
-FEATURES = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak", "slope", "ca", "thal"]
 
 
 @pytest.fixture(scope="module")

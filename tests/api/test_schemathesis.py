@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ST = str(Path(sys.executable).with_name("st"))
 EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import runtimes
+from fixtures import RARE_PATIENT, RARE_VALUES, rare_values_in
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -45,11 +46,8 @@ FAST_EXPORT = {
     "OTEL_BLRP_SCHEDULE_DELAY": "200",  # ms, logs (default 1000)
 }
 
-# A patient whose values are unlikely to occur in telemetry by chance; none of them may appear
-# anywhere in the export.
-PATIENT = {"age": 71, "sex": 1, "cp": 4, "trestbps": 173, "chol": 417, "fbs": 1, "restecg": 2,
-           "thalach": 97, "exang": 1, "oldpeak": 4.7, "slope": 2, "ca": 2, "thal": 7}
-DISTINCTIVE = {71, 97, 173, 417, 4.7}
+# None of the rare patient's values may appear anywhere in the export.
+PATIENT = RARE_PATIENT
 BAD_PATIENT = {**PATIENT, "sex": "male", "cp": 5}  # answered 422
 
 # (method, path, JSON body or None, expected status)
@@ -204,8 +202,6 @@ def leaves(message: Message, path: str = ""):
                 yield where, item
 
 
-NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-
 
 def patient_values_in(value, bodies: list[str]) -> list[str]:
     """What of a patient's data `value` carries: a distinctive value as a number, as a number
@@ -214,13 +210,8 @@ def patient_values_in(value, bodies: list[str]) -> list[str]:
     if isinstance(value, bool):
         return []
     if isinstance(value, (int, float)):
-        return [repr(value)] if value in DISTINCTIVE else []
-    hits = [b for b in bodies if b in value]
-    for token in re.findall(r"[0-9A-Za-z_.+-]+", value):
-        token = token.rstrip(".")
-        if NUMBER.match(token) and float(token) in DISTINCTIVE:
-            hits.append(token)
-    return hits
+        return [repr(value)] if value in RARE_VALUES else []
+    return [b for b in bodies if b in value] + rare_values_in(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import runtimes
+from fixtures import example_json
 from runtimes import REPO
 
 CHART = REPO / "helm" / "heart-disease-api"
@@ -29,9 +30,7 @@ TEMPLATE = Path(__file__).with_name("ingress-nginx.conf")
 STALLED = 3000
 # Other clients' requests while the stalled bodies hang, of each kind.
 ANSWERED = 20
-PATIENT = json.dumps({"age": 63, "sex": 1, "cp": 1, "trestbps": 145, "chol": 233, "fbs": 1,
-                      "restecg": 2, "thalach": 150, "exang": 0, "oldpeak": 2.3, "slope": 3,
-                      "ca": 0, "thal": 6}).encode()
+PATIENT = example_json().encode()
 # The annotations the test reads, with the nginx.conf placeholder each fills.
 ANNOTATIONS = {
     "proxy-body-size": "proxy_body_size",

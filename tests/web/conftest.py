@@ -4,15 +4,13 @@ component served by wasmtime (tests/runtimes.py) to compare its answers with."""
 import functools
 import http.server
 import shutil
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-import runtimes  # noqa: E402  (tests/runtimes.py: how each runtime starts and stops)
+import runtimes  # tests/runtimes.py: how each runtime starts and stops
+from runtimes import REPO
 
 WEB = REPO / "target" / "web"
 

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from fixtures import FEATURES, cleveland_rows
+from runtimes import REPO
+
 WEB = REPO / "target" / "web"
-DATA = REPO / "model" / "data" / "processed.cleveland.data"
 SCREENSHOTS = REPO / "target" / "screenshots"
-NAMES = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang", "oldpeak",
-         "slope", "ca", "thal"]
 BUDGET_GZIP = 160_000  # bytes: "160 kB", everything the page loads, gzip -9 each
 TOLERANCE = 1e-12
 
@@ -39,8 +38,7 @@ def typed(value: str) -> str:
 
 def row(line: int) -> dict[str, str]:
     """The form values of line `line` (1-based) of the Cleveland data."""
-    fields = DATA.read_text().splitlines()[line - 1].split(",")
-    return {name: typed(v) for name, v in zip(NAMES, fields)}
+    return {name: typed(v) for name, v in zip(FEATURES, cleveland_rows()[line - 1])}
 
 
 def cases() -> list[dict]:

@@ -1,4 +1,4 @@
-// `node --test edge/test/` (needs `npm ci`, wasmtime, python3, and the built .wasm):
+// `node --test tests/edge/` (needs `npm ci`, wasmtime, python3, and the built .wasm):
 //  - the preview2-shim stdio override still works, and the upstream bug it works around is
 //    still there (when this fails with "fixed upstream", delete js/preview2-stdio.js);
 //  - workerd (the worker edge/build.mjs builds) answers byte for byte as `wasmtime serve` does
@@ -45,7 +45,8 @@ function serve(runtime) {
   });
 }
 
-const PATIENT = { age: 63, sex: 1, cp: 1, trestbps: 145, chol: 233, fbs: 1, restecg: 2, thalach: 150, exang: 0, oldpeak: 2.3, slope: 3, ca: 0, thal: 6 };
+// The example patient, read from the Rust source by the one module that reads it.
+const PATIENT = JSON.parse(spawnSync("python3", [join(REPO, "tests", "fixtures.py"), "example"], { encoding: "utf8" }).stdout);
 const json = (body) => ({ method: "POST", headers: { "content-type": "application/json" }, body });
 const REQUESTS = [
   ["/health"], ["/model"], ["/openapi.json"], ["/docs"], ["/model/figures/roc.svg"], ["/model/figures/nope.svg"],

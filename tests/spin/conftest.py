@@ -1,6 +1,0 @@
-"""tests/runtimes.py (how each runtime starts and stops) on the import path."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
