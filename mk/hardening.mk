@@ -16,7 +16,8 @@ FUZZ_TARGET := respond
 # libFuzzer adds what it finds here (ignored by git); the committed seeds stay as written.
 FUZZ_WORK := fuzz/target/corpus/$(FUZZ_TARGET)
 FUZZ_SEEDS := fuzz/corpus/$(FUZZ_TARGET)
-# Inputs up to 8 KiB (enough for small batches); ASan's quarantine needs about 500 MB.
+# Inputs up to 8 KiB (enough for small batches); a limit well above what ASan's quarantine
+# needs (each run's peak, libFuzzer's stat::peak_rss_mb, is in its closing line below).
 FUZZ_FLAGS = -max_len=8192 -rss_limit_mb=4096 -print_final_stats=1
 FUZZ_LOG := fuzz/target/$(FUZZ_TARGET).log
 CARGO_FUZZ_VERSION := 0.13.2
@@ -60,7 +61,8 @@ define fuzz_run
 	  echo "fuzz: crash found; see $(FUZZ_LOG) and fuzz/artifacts/$(FUZZ_TARGET)/"; exit 1; fi
 	@grep -q '^Done ' $(FUZZ_LOG) || { echo "fuzz: libFuzzer did not finish; see $(FUZZ_LOG)"; exit 1; }
 	@echo "fuzz: $$(grep -m1 '^stat::number_of_executed_units' $(FUZZ_LOG) | awk '{print $$2}') executions in $(1) s," \
-	  "$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_LOG) | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9A-Za-z]+'), no crash"
+	  "$$(grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_LOG) | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9A-Za-z]+')," \
+	  "peak RSS $$(grep -m1 '^stat::peak_rss_mb' $(FUZZ_LOG) | awk '{print $$2}') MB, no crash"
 endef
 
 fuzz: fuzz-tools ## fuzz the whole request path for FUZZ_SECONDS (default 600); crashes land in fuzz/artifacts/
