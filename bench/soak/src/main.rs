@@ -1029,7 +1029,7 @@ fn main() {
         "examples": stats.examples,
     });
     println!(
-        "soak: {} on {}: {total} requests in {measured_secs:.0} s, {} unexpected statuses, {} \
+        "soak: {} ({}): {total} requests in {measured_secs:.0} s, {} unexpected statuses, {} \
          connections closed without an answer, {} other failures; RSS {:+.1} % ({}); {}",
         runtime_version,
         cfg.runtime.name(),
