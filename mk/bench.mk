@@ -2,7 +2,9 @@
 # writes JSON (bench/run.py -> bench/results.json: criterion on the host; our component, the
 # spin-sdk "hello" fixture and a native hyper server under the same wrk load; cold start; sizes;
 # then bench/shim/run.py and bench/edge/run.py), and bench/report.py renders bench/RESULTS.md,
-# bench/shim/RESULTS.md and bench/edge/RESULTS.md from them (`make bench-report` alone).
+# bench/shim/RESULTS.md and bench/edge/RESULTS.md from them (`make bench-report` alone). The soak
+# (`make soak`, mk/hardening.mk) writes bench/soak/results.json the same way; its sections of
+# bench/RESULTS.md are rendered from it by the same report step.
 # Benchmarks only: nothing in `make test` depends on timing. Takes minutes once built (bench/run.py
 # ends by printing how long it took).
 # Included by the top Makefile, whose variables (WASM, WASM_TARGET, WASMTIME) and targets
@@ -36,7 +38,7 @@ bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RS
 	python3 bench/report.py
 	$(MAKE) --no-print-directory bench-shim bench-edge
 
-bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (and bench/notes.md), without measuring
+bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (bench/soak's too, and bench/notes.md), without measuring
 	python3 bench/report.py
 
 bench-tools:
