@@ -4,14 +4,14 @@
   bench/results.json       (bench/run.py)       -> bench/RESULTS.md, with bench/notes.md, the
                                                    before/after of issue 11 against
                                                    bench/baseline/results.json, and the soak
-                                                   section kept as it was
+                                                   section from bench/soak/results.json
+                                                   (`make soak`, bench/soak/src/main.rs)
   bench/shim/results.json  (bench/shim/run.py)  -> bench/shim/RESULTS.md
   bench/edge/results.json  (bench/edge/run.py)  -> bench/edge/RESULTS.md
 
-The measuring scripts write only JSON; this is the one place that writes Markdown, so a report
-can be re-rendered (after editing notes.md or this file) without measuring again. The part of
-bench/RESULTS.md between the soak markers belongs to `make soak` (tests/served/src/bin/soak.rs) and is copied
-over unchanged. Standard library only: `python3 bench/report.py`.
+The measuring programs write only JSON; this is the one place that writes Markdown, so a report
+can be re-rendered (after editing notes.md or this file) without measuring again. Standard
+library only: `python3 bench/report.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SOAK_BEGIN, SOAK_END = "<!-- soak:begin -->", "<!-- soak:end -->"
+SOAK_JSON = BENCH / "soak" / "results.json"
+# The soak's runtimes in the order `make soak` runs them (mk/soak.env); any other after them.
+SOAK_RUNTIMES = ("wasmtime", "spin")
 BASELINE = BENCH / "baseline"
 
 # Other work (in cores) above which a run's throughput and latency are not judged.
@@ -195,11 +197,12 @@ def criterion_source(r: dict) -> tuple[str, str]:
     return cmd, f"crates/{crate}/benches/predict.rs"
 
 
-def render_main(r: dict, notes: str, soak: str) -> str:
+def render_main(r: dict, notes: str, soak: list[str]) -> str:
     m, p = r["machine"], r["params"]
     out = ["# Benchmark results\n",
            f"Measured by `make bench` (bench/run.py, into bench/results.json) on {r['date']}; written by "
-           "bench/report.py: do not edit by hand, except the soak section at the end, which its own script fills.\n",
+           "bench/report.py: do not edit by hand. The soak sections at the end are from `make soak` "
+           "(bench/soak/results.json).\n",
            f"- machine: **{m['cores']} cores** ({m['cpu']}), {m['mem_gib']:.0f} GiB; "
            f"load average at start **{m['load_start']}**, at end **{m['load_end']}**; other work at start "
            f"**{m['busy_start']:.2f} cores** (after waiting {m['waited_s']:.0f} s, at most $BENCH_QUIET_WAIT, for under 0.25)",
@@ -279,8 +282,8 @@ def render_main(r: dict, notes: str, soak: str) -> str:
     out += profile_section(r)
     if notes:
         out.append(notes.rstrip() + "\n")
-    out.append(soak)
-    return "\n".join(out) + "\n"
+    out += soak
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def profile_section(r: dict) -> list[str]:
@@ -313,11 +316,76 @@ def profile_section(r: dict) -> list[str]:
     return out
 
 
-def soak_section(results_md: Path) -> str:
-    """What `make soak` wrote between the markers, as it is."""
-    text = results_md.read_text() if results_md.exists() else ""
-    i, j = text.find(SOAK_BEGIN), text.find(SOAK_END)
-    return text[i:j + len(SOAK_END)] if i != -1 and j > i else f"{SOAK_BEGIN}\n{SOAK_END}"
+def fmt_soak_us(us: float) -> str:
+    return f"{us / 1e6:.2f} s" if us >= 1e6 else f"{us / 1e3:.1f} ms"
+
+
+def render_soak(runs: dict) -> list[str]:
+    """One section per runtime of bench/soak/results.json (`make soak`), in the order it runs them."""
+    out = []
+    for name in sorted(runs, key=lambda n: (SOAK_RUNTIMES.index(n) if n in SOAK_RUNTIMES else len(SOAK_RUNTIMES), n)):
+        s = runs[name]
+        p, what, rss, f = s["params"], s["what"], s["rss"], s["failures"]
+        mix = p["pct"]
+        out += [f"## Soak on {what} (`make soak`, SOAK_RUNTIME={name})\n",
+                f"Measured by `make soak` (bench/soak, into bench/soak/results.json) on {s['date']} UTC, "
+                f"{s['version']}, serving the release component sha256:{s['wasm_sha256'][:16]}…; load average at the "
+                f"end {s['load_end']}.\n",
+                f"{p['warmup_s']} s of warm-up, then {p['seconds']} s measured, at concurrency {p['concurrency']} (one "
+                "keep-alive connection per worker, kept after a 413 unless the answer says `connection: close`; dropped "
+                f"after a stalled body) against {what} on 127.0.0.1, started by tests/runtimes.py, client and server "
+                f"sharing the machine's {s['cores']} cores. Mix: {mix['oversized']:g}% oversized, {mix['stalled']:g}% "
+                f"stalled, {mix['slow']:g}% slow, {mix['head']:g}% HEAD, {mix['invalid']:g}% invalid (with GET "
+                f"/health), {mix['batch']:g}% batches, the rest single patients. Every answer's status is checked; "
+                "every prediction is compared with the host model core on the same body (|Δp| ≤ 1e-12 and the same "
+                f"0/1 prediction). Counts below are for the measured {p['seconds']} s; \"slowest\" is from the "
+                "request's first byte" + ("; \"mean\" is over the answered requests, and \"of the workers' time\" "
+                "is the time they held their workers over concurrency × the measured time" if busy_known(s) else "")
+                + ".\n"]
+        worker_us = p["concurrency"] * s["measured_s"] * 1e6
+        head, align = ["request", "expected", "sent", "answered as expected", "slowest"], "llrrr"
+        if busy_known(s):
+            head, align = head + ["mean", "of the workers' time"], align + "rr"
+        rows = []
+        for k in s["kinds"]:
+            row = [k["request"], k["expected"], k["sent"], k["as_expected"], fmt_soak_us(k["slowest_us"])]
+            if busy_known(s):
+                row += [fmt_soak_us(k["busy_us"] / k["sent"]) if k["sent"] else "—", f"{k['busy_us'] / worker_us:.1%}"]
+            rows.append(row)
+        out += table(head, align, rows)[:-1]
+        lat = s["latency_ms"]
+        limit = "not checked" if p["max_rss_growth_pct"] is None else f"limit +{p['max_rss_growth_pct']:g} %"
+        step = max(1, round(5 / rss["interval_s"]))
+        series = ", ".join(f"{t:.0f} s {kib / 1024:.1f}" for t, kib in rss["samples"][::step])
+        out += ["",
+                f"- **{s['requests']} requests** in {s['measured_s']:.0f} s: {s['requests'] / s['measured_s']:.0f} "
+                f"req/s; latency (all but the slow and stalled bodies) p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} "
+                f"ms, max {lat['max']:.1f} ms",
+                f"- unexpected statuses: **{f['unexpected_status']}**; connections closed without an answer: "
+                f"**{f['closed_without_answer']}**; writes refused before the answer: **{f['write_failed']}**; failed "
+                f"connects: **{f['connect_failed']}**; 5xx: **{f['server_errors']}**; wrong answers: **{f['wrong']}** "
+                f"(warm-up included); predictions checked against the host model: **{s['predictions_checked']}**; "
+                f"413s answered on a connection that stayed open and was reused: {s['oversized_kept_open']}",
+                f"- server RSS ({rss['what']}; median of the last {rss['window']} once-a-second readings): "
+                f"{mib(rss['warm_kib'])} at the end of warm-up, {mib(rss['end_kib'])} at the end "
+                f"(**{rss['growth_pct']:+.1f} %**, {limit}); last reading {mib(rss['last_kib'])}, peak (VmHWM) "
+                f"{mib(rss['hwm_kib'])}, {mib(rss['idle_kib'])} after 1 s idle",
+                f"- RSS every {step * rss['interval_s']:g} s (MiB): {series}"]
+        if not s["every_kind_ran"]:
+            out.append("- not every kind of request was sent: run longer, or raise its share")
+        if not s["server_alive"]:
+            out.append("- the runtime exited during the run")
+        elif not s["stopped_cleanly"]:
+            out.append(f"- the runtime did not stop cleanly on SIGTERM (launcher: {s['launcher']})")
+        out.append(f"- verdict: **{'pass' if s['pass'] else 'FAIL'}**")
+        out += [f"  - {e}" for e in s["examples"]]
+        out.append("")
+    return out
+
+
+def busy_known(s: dict) -> bool:
+    """Runs before the soak kept the time each kind held its workers lack `busy_us`."""
+    return all("busy_us" in k for k in s["kinds"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,7 +631,8 @@ def main() -> int:
     if main_json.exists():
         r = json.loads(main_json.read_text())
         notes = (BENCH / "notes.md").read_text() if (BENCH / "notes.md").exists() else ""
-        results_md.write_text(render_main(r, notes, soak_section(results_md)))
+        soak = json.loads(SOAK_JSON.read_text()) if SOAK_JSON.exists() else {}
+        results_md.write_text(render_main(r, notes, render_soak(soak)))
         written.append(results_md)
         for label, value, ok in targets(r):
             print(f"  {re.sub(r'[*]', '', verdict(ok)):>14}  {label}: {value}")

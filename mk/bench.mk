@@ -2,8 +2,11 @@
 # writes JSON (bench/run.py -> bench/results.json: criterion on the host; our component, the
 # spin-sdk "hello" fixture and a native hyper server under the same wrk load; cold start; sizes;
 # then bench/shim/run.py and bench/edge/run.py), and bench/report.py renders bench/RESULTS.md,
-# bench/shim/RESULTS.md and bench/edge/RESULTS.md from them (`make bench-report` alone).
-# Benchmarks only: nothing in `make test` depends on timing. Takes about 4 minutes once built.
+# bench/shim/RESULTS.md and bench/edge/RESULTS.md from them (`make bench-report` alone). The soak
+# (`make soak`, mk/hardening.mk) writes bench/soak/results.json the same way; its sections of
+# bench/RESULTS.md are rendered from it by the same report step.
+# Benchmarks only: nothing in `make test` depends on timing. Takes minutes once built (bench/run.py
+# ends by printing how long it took).
 # Included by the top Makefile, whose variables (WASM, WASM_TARGET, WASMTIME) and targets
 # (build, wasmtime, rust-targets) it uses.
 
@@ -35,7 +38,7 @@ bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RS
 	python3 bench/report.py
 	$(MAKE) --no-print-directory bench-shim bench-edge
 
-bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (and bench/notes.md), without measuring
+bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (bench/soak's too, and bench/notes.md), without measuring
 	python3 bench/report.py
 
 bench-tools:
@@ -58,7 +61,8 @@ bench-build: rust-targets build wasmtime
 # must be on PATH as for the tests): start times (first, precompiling; second, from the
 # precompiled layer), ours beside the hello fixture under the same wrk load, the pod's CPU per
 # request and memory, and the same under the chart's dev and prod limits. Writes
-# bench/shim/results.json, then bench/report.py renders bench/shim/RESULTS.md (about 3 minutes);
+# bench/shim/results.json, then bench/report.py renders bench/shim/RESULTS.md (minutes:
+# bench/shim/run.py ends by printing how long it took);
 # the chart's resources are checked against results.json.
 .PHONY: bench-shim
 bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md

@@ -19,7 +19,8 @@
 //!   second dodges the idle rule but not this one, and is cut off about 2 s after it started.
 //!   32 KiB/s is about 260 kbit/s, slower than a 3G uplink (384 kbit/s), so an honest client is
 //!   not cut off: the largest body (256 KiB) may take [`BODY_MAX_TIME`] (2 s + 8 s = 10 s, the
-//!   old whole-body deadline), a single patient's 135 bytes a little over 2 s.
+//!   old whole-body deadline), a single patient's body (`params.body_bytes` in
+//!   bench/results.json) a little over 2 s.
 //!
 //! **Refusing a large body (413).** A declared `Content-Length` over the limit is refused
 //! before reading, a streamed body as soon as it passes the limit. Before the 413 is sent, the
@@ -132,7 +133,9 @@ enum Refusal {
 /// Reads the body stream, waiting on it and on the idle and pace deadlines together whenever
 /// it has nothing to give (the clock is asked only then). It reads on to the stream's end even
 /// when the declared length is in, which costs one call more: stopping there is the suspected
-/// cause of one connection closed without an answer in 220 000 requests of `make soak`.
+/// cause of a connection closed without an answer in an earlier `make soak` (the soak sections
+/// of bench/RESULTS.md count them, from `failures.closed_without_answer` in
+/// bench/soak/results.json).
 fn read_body(
     stream: &InputStream,
     declared: Option<u64>,

@@ -41,8 +41,9 @@ pub fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
 }
 
 /// Writes one whole log line in a single call to the host: `eprintln!` would format through
-/// `std::fmt` and hand the line and its newline over separately, which costs twice the time of
-/// the rest of the log line in `wasmtime serve`. A line too long for one write (4096 bytes,
+/// `std::fmt` and hand the line and its newline over separately, which costs more than the
+/// rest of the log line in `wasmtime serve` (measured: bench/RESULTS.md, the log line's row of
+/// "What brought ours …"). A line too long for one write (4096 bytes,
 /// which a path of at most 200 characters cannot reach) is dropped rather than split.
 fn write_stderr(line: &[u8]) {
     if !line.is_empty() {

@@ -8,7 +8,8 @@ from pathlib import Path
 
 PREFIX = "BENCH_JSON "
 
-# The one patient every bench sends (the data set's first row, compact JSON: 135 bytes).
+# The one patient every bench sends (the data set's first row, compact JSON; its size is
+# params.body_bytes in bench/results.json).
 PATIENT = (
     '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
     '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'

@@ -351,6 +351,7 @@ def mem_bytes(q: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def main() -> int:
+    t_start = time.time()
     for name in ("spin", "docker-registry", "containerd", "containerd-shim-spin-v2", "ctr"):
         rt.program(name, "shim")
     cores = os.cpu_count() or 1
@@ -459,7 +460,8 @@ def main() -> int:
     r["ratio_ours_hello_rps"] = c16["rps"] / h16["rps"]
     r["ratio_ours_hello_cpu"] = h16["cpu_ms_per_req"] / c16["cpu_ms_per_req"]
     bench_result.write_json(HERE / "results.json", r)
-    log(f"wrote {HERE.relative_to(REPO)}/results.json (`python3 bench/report.py` renders RESULTS.md)")
+    log(f"wrote {HERE.relative_to(REPO)}/results.json in {time.time() - t_start:.0f} s "
+        "(`python3 bench/report.py` renders RESULTS.md)")
     return 0
 
 

@@ -68,8 +68,8 @@ pub fn write_assessment(
 /// The text of numbers that recur in an answer, written once and copied after. A categorical
 /// feature's contribution takes one value per level (its weight times the level's one-hot or
 /// flag value), and the intercept one value, so a batch writes the same few numbers over and
-/// over; formatting a number costs ten times the copy, more in wasm (which has no 64 × 64 → 128
-/// bit product). Numbers of continuous features are written each time. Texts are keyed by the
+/// over; formatting a number costs many times the copy, more in wasm (which has no 64 × 64 → 128
+/// bit product; what remembering saves is measured in bench/RESULTS.md, the `NumberTexts` row). Numbers of continuous features are written each time. Texts are keyed by the
 /// number's exact bits, so a remembered text is always the number's own.
 #[derive(Debug, Clone, Default)]
 pub struct NumberTexts {

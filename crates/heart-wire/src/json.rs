@@ -160,7 +160,8 @@ impl<'a> Reader<'a> {
             };
             return Ok(if negative { -x } else { x });
         }
-        // serde_json's parser, which the component links anyway (Rust's own would add 20 KB).
+        // serde_json's parser, which the component links anyway (Rust's own would make the .wasm
+        // larger: bench/RESULTS.md, "Tried and not kept").
         match serde_json::from_slice::<f64>(&self.bytes[start..self.at]) {
             Ok(x) if x.is_finite() => Ok(x),
             _ => self.fail("number out of range"),

@@ -23,9 +23,10 @@
 //! With nothing asked for in binary, the answer is plain JSON.
 //!
 //! The request is read into a `serde_json::Value` and checked by hand, not derived into typed
-//! structs: derived structs were measured at +26 KB of `.wasm` (318 KB, over the 300 KiB
-//! budget), and keeping that size down while serde's own messages name the offending member
-//! took more code (custom visitors) than the checks below. Invalid patients are listed up to
+//! structs: derived structs took the `.wasm` over its 300 KiB budget (measured: bench/notes.md,
+//! "Tried and not kept", rendered into bench/RESULTS.md), and keeping that size down while
+//! serde's own messages name the offending member took more code (custom visitors) than the
+//! checks below. Invalid patients are listed up to
 //! [`MAX_ERRORS`], as `/predict` lists invalid fields.
 //!
 //! The error is an enum rather than the message itself so that callers (and tests) can tell

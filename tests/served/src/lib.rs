@@ -11,7 +11,7 @@
 //!   sockets.
 //!
 //! Its users: the tests of this package (`tests/`: every runtime, the body limits, the
-//! component's imports and its typed export), the soak (`src/bin/soak.rs`, `make soak`).
+//! component's imports and its typed export), the soak (`bench/soak`, `make soak`).
 //! They need the release build (`make build`, or `$HEART_WASM`) and the runtimes; the
 //! host-side tests at the top (`cargo test` there) need neither.
 

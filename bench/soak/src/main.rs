@@ -19,8 +19,10 @@
 //! model core (`heart_model::MODEL`) on the same body. The server's RSS is read at the end of
 //! the warm-up and at the end of the run. It passes with zero unexpected statuses, zero
 //! connections closed (or writes refused) without an answer, zero wrong answers and an RSS
-//! growth within SOAK_MAX_RSS_GROWTH_PCT (`off` skips that check); the result goes to stdout
-//! and, with SOAK_RESULTS set, between the runtime's soak markers of that Markdown file.
+//! growth within SOAK_MAX_RSS_GROWTH_PCT (`off` skips that check). A summary goes to stdout;
+//! with SOAK_RESULTS set, the measurements go to that JSON file as this runtime's entry
+//! (`make soak`: bench/soak/results.json), which bench/report.py renders into
+//! bench/RESULTS.md. The soak writes no Markdown.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
@@ -38,10 +40,6 @@ use heart_wire::limits::{BODY_IDLE_TIMEOUT, MAX_BODY_BYTES};
 use heart_wire::PredictRequest;
 use serde_json::{json, Map, Value};
 
-/// The markers of the whole soak part of RESULTS.md (bench/run.py keeps what is between them);
-/// each runtime's section sits between its own pair inside.
-const BEGIN: &str = "<!-- soak:begin -->";
-const END: &str = "<!-- soak:end -->";
 /// An answer slower than this counts as a connection closed without an answer (a hang).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause between the pieces of a slow body: well inside the idle rule (2 s), and the
@@ -105,8 +103,8 @@ struct Config {
 enum Kind {
     Single,
     Batch,
-    Health,
     Head,
+    Health,
     BadJson,
     OutOfRange,
     RepeatedKey,
@@ -119,11 +117,13 @@ enum Kind {
     StalledBody,
 }
 
+/// Every kind, in the order of the report's table; the ones drawn from the SOAK_PCT_INVALID
+/// share are one run of it ([`invalid_kinds`]).
 const KINDS: [Kind; 14] = [
     Kind::Single,
     Kind::Batch,
-    Kind::Health,
     Kind::Head,
+    Kind::Health,
     Kind::BadJson,
     Kind::OutOfRange,
     Kind::RepeatedKey,
@@ -136,16 +136,11 @@ const KINDS: [Kind; 14] = [
     Kind::StalledBody,
 ];
 
-/// The kinds drawn from the SOAK_PCT_INVALID share (GET /health rides along, as before).
-const INVALID: [Kind; 7] = [
-    Kind::Health,
-    Kind::BadJson,
-    Kind::OutOfRange,
-    Kind::RepeatedKey,
-    Kind::WrongContentType,
-    Kind::NotFound,
-    Kind::WrongMethod,
-];
+/// The kinds drawn from the SOAK_PCT_INVALID share (GET /health rides along, as before):
+/// those of [`KINDS`] from `Health` to `WrongMethod`.
+fn invalid_kinds() -> &'static [Kind] {
+    &KINDS[Kind::Health.index()..=Kind::WrongMethod.index()]
+}
 
 impl Kind {
     fn index(self) -> usize {
@@ -289,7 +284,10 @@ fn pick(rng: &mut Rng, cfg: &Config) -> Kind {
                 (0, None) => {
                     [Kind::OversizedDeclared, Kind::OversizedStreamed][rng.below(2) as usize]
                 }
-                _ => INVALID[rng.below(INVALID.len() as u64) as usize],
+                _ => {
+                    let invalid = invalid_kinds();
+                    invalid[rng.below(invalid.len() as u64) as usize]
+                }
             };
         }
     }
@@ -399,6 +397,8 @@ struct Stats {
     as_expected: [u64; KINDS.len()],
     /// Per kind, the slowest answer (µs), as expected or not.
     slowest_us: [u64; KINDS.len()],
+    /// Per kind, the time its answered requests held their workers (µs, first byte to answer).
+    busy_us: [u64; KINDS.len()],
     /// What counts against the verdict.
     failures: Failures,
     /// Answers to oversized bodies that kept the connection open (and were reused).
@@ -414,6 +414,7 @@ impl Stats {
             self.sent[i] += other.sent[i];
             self.as_expected[i] += other.as_expected[i];
             self.slowest_us[i] = self.slowest_us[i].max(other.slowest_us[i]);
+            self.busy_us[i] += other.busy_us[i];
         }
         self.failures = self.failures.add(other.failures);
         self.oversized_kept_open += other.oversized_kept_open;
@@ -645,6 +646,7 @@ fn worker(
                 let total_us = started.elapsed().as_micros() as u64;
                 let i = kind.index();
                 stats.slowest_us[i] = stats.slowest_us[i].max(total_us);
+                stats.busy_us[i] += total_us;
                 if !kind.deliberately_slow() {
                     stats
                         .latencies_us
@@ -787,18 +789,6 @@ fn shell(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
-fn ms(us: u64) -> String {
-    if us >= 1_000_000 {
-        format!("{:.2} s", us as f64 / 1e6)
-    } else {
-        format!("{:.1} ms", us as f64 / 1e3)
-    }
-}
-
 /// What the runtime is, in words, and the serving binary's version.
 fn describe_runtime(runtime: Runtime, pid: u32) -> (&'static str, String) {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
@@ -814,25 +804,16 @@ fn describe_runtime(runtime: Runtime, pid: u32) -> (&'static str, String) {
     )
 }
 
-/// Replaces this runtime's section of the results file, between its markers inside the
-/// soak markers (added before the soak's end marker when missing).
-fn write_results(path: &Path, runtime: Runtime, md: &str) {
-    let runtime = runtime.name();
-    let (begin, end) = (
-        format!("<!-- soak:{runtime}:begin -->"),
-        format!("<!-- soak:{runtime}:end -->"),
-    );
-    let section = format!("{begin}\n{md}{end}");
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (old.find(&begin), old.find(&end)) {
-        (Some(b), Some(e)) if b < e => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
-        _ => match (old.find(BEGIN), old.find(END)) {
-            (Some(b), Some(e)) if b < e => format!("{}{section}\n{}", &old[..e], &old[e..]),
-            _ if old.is_empty() => format!("# Benchmark results\n\n{BEGIN}\n{section}\n{END}\n"),
-            _ => format!("{}\n\n{BEGIN}\n{section}\n{END}\n", old.trim_end()),
-        },
-    };
-    std::fs::write(path, new).expect("write the results");
+/// Replaces this runtime's entry of the results file (a JSON object keyed by runtime), keeping
+/// the other runtimes' entries as they were.
+fn write_results(path: &Path, runtime: Runtime, entry: Value) {
+    let mut all = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok())
+        .unwrap_or_default();
+    all.insert(runtime.name().into(), entry);
+    let text = serde_json::to_string_pretty(&Value::Object(all)).expect("results as JSON");
+    std::fs::write(path, text + "\n").expect("write the results");
 }
 
 fn main() {
@@ -959,127 +940,133 @@ fn main() {
         && stopped_cleanly
         && rss_ok;
 
-    let mut md = String::new();
-    md.push_str(&format!(
-        "## Soak on {runtime_what} (`make soak`, SOAK_RUNTIME={})\n\n",
-        cfg.runtime.name()
-    ));
-    md.push_str(&format!(
-        "Written by `make soak` (tests/served/src/bin/soak.rs) on {} UTC, {runtime_version}, serving the release \
-         component sha256:{}…; load average at the end {}.\n\n",
-        shell("date", &["-u", "+%Y-%m-%d %H:%M"]),
-        &server.sha256[..16],
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-    ));
-    md.push_str(&format!(
-        "{} s of warm-up, then {} s measured, at concurrency {} (one keep-alive connection per \
-         worker, kept after a 413 unless the answer says `connection: close`; dropped after a \
-         stalled body) against {runtime_what} on 127.0.0.1, started by tests/runtimes.py, \
-         client and server sharing the machine's {} cores. Mix: {}% oversized, {}% stalled, \
-         {}% slow, {}% HEAD, {}% invalid (with GET /health), {}% batches, the rest single \
-         patients. Every answer's status is checked; every prediction is compared with the host \
-         model core on the same body (|Δp| ≤ 1e-12 and the same 0/1 prediction). Counts below \
-         are for the measured {} s; \"slowest\" is from the request's first byte.\n\n",
-        cfg.warmup,
-        cfg.seconds,
-        cfg.concurrency,
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cfg.pct_oversized,
-        cfg.pct_stalled,
-        cfg.pct_slow,
-        cfg.pct_head,
-        cfg.pct_invalid,
-        cfg.pct_batch,
-        cfg.seconds
-    ));
-    md.push_str(
-        "| request | expected | sent | answered as expected | slowest |\n| --- | --- | ---: | ---: | ---: |\n",
-    );
-    for k in KINDS {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            k.describe(),
-            k.expected_status(),
-            stats.sent[k.index()],
-            stats.as_expected[k.index()],
-            ms(stats.slowest_us[k.index()]),
-        ));
-    }
-    md.push_str(&format!(
-        "\n- **{} requests** in {:.0} s: {:.0} req/s; latency (all but the slow and stalled bodies) p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms\n",
-        total,
-        measured_secs,
-        total as f64 / measured_secs,
-        percentile(&stats.latencies_us, 0.5),
-        percentile(&stats.latencies_us, 0.99),
-        percentile(&stats.latencies_us, 1.0),
-    ));
-    md.push_str(&format!(
-        "- unexpected statuses: **{}**; connections closed without an answer: **{}**; writes refused before the answer: **{}**; \
-         failed connects: **{}**; 5xx: **{}**; wrong answers: **{}** (warm-up included); predictions checked against the host model: **{}**; \
-         413s answered on a connection that stayed open and was reused: {}\n",
+    let kinds: Vec<Value> = KINDS
+        .iter()
+        .map(|k| {
+            let i = k.index();
+            json!({
+                "kind": format!("{k:?}"),
+                "request": k.describe(),
+                "expected": k.expected_status(),
+                "sent": stats.sent[i],
+                "as_expected": stats.as_expected[i],
+                "slowest_us": stats.slowest_us[i],
+                "busy_us": stats.busy_us[i],
+            })
+        })
+        .collect();
+    let load_end: Vec<String> = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .map(String::from)
+        .collect();
+    // What bench/report.py renders into bench/RESULTS.md: the figures, not their wording.
+    let entry = json!({
+        "runtime": cfg.runtime.name(),
+        "what": runtime_what,
+        "version": runtime_version,
+        "date": shell("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        "wasm_sha256": server.sha256,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "load_end": load_end.join(" "),
+        "params": {
+            "warmup_s": cfg.warmup,
+            "seconds": cfg.seconds,
+            "concurrency": cfg.concurrency,
+            "pct": {
+                "oversized": cfg.pct_oversized,
+                "stalled": cfg.pct_stalled,
+                "slow": cfg.pct_slow,
+                "head": cfg.pct_head,
+                "invalid": cfg.pct_invalid,
+                "batch": cfg.pct_batch,
+            },
+            "max_rss_growth_pct": cfg.max_rss_growth_pct,
+        },
+        "kinds": kinds,
+        "requests": total,
+        "measured_s": measured_secs,
+        "latency_ms": {
+            "p50": percentile(&stats.latencies_us, 0.5),
+            "p99": percentile(&stats.latencies_us, 0.99),
+            "max": percentile(&stats.latencies_us, 1.0),
+        },
+        "failures": {
+            "unexpected_status": failures.unexpected_status,
+            "closed_without_answer": failures.closed_without_answer,
+            "write_failed": failures.write_failed,
+            "connect_failed": failures.connect_failed,
+            "server_errors": failures.server_errors,
+            "wrong": failures.wrong,
+        },
+        "predictions_checked": stats.predictions_checked,
+        "oversized_kept_open": stats.oversized_kept_open,
+        "rss": {
+            "what": if cfg.runtime == Runtime::Spin {
+                "`spin up` and the `spin trigger http` child it serves from, summed"
+            } else {
+                "the wasmtime process"
+            },
+            "window": RSS_WINDOW,
+            "warm_kib": rss_warm,
+            "end_kib": rss_end,
+            "growth_pct": growth,
+            "last_kib": rss_last,
+            "hwm_kib": hwm,
+            "idle_kib": rss_idle,
+            "interval_s": 1,
+            "samples": samples
+                .iter()
+                .map(|(t, kib)| json!([t, kib]))
+                .collect::<Vec<_>>(),
+        },
+        "every_kind_ran": every_kind_ran,
+        "server_alive": server_alive,
+        "stopped_cleanly": stopped_cleanly,
+        "launcher": format!("{stopped:?}"),
+        "pass": pass,
+        "examples": stats.examples,
+    });
+    println!(
+        "soak: {} ({}): {total} requests in {measured_secs:.0} s, {} unexpected statuses, {} \
+         connections closed without an answer, {} other failures; RSS {:+.1} % ({}); {}",
+        runtime_version,
+        cfg.runtime.name(),
         failures.unexpected_status,
         failures.closed_without_answer,
-        failures.write_failed,
-        failures.connect_failed,
-        failures.server_errors,
-        failures.wrong,
-        stats.predictions_checked,
-        stats.oversized_kept_open,
-    ));
-    let limit = cfg
-        .max_rss_growth_pct
-        .map_or("not checked".to_string(), |l| format!("limit +{l} %"));
-    md.push_str(&format!(
-        "- server RSS ({}; median of the last {RSS_WINDOW} once-a-second readings): {} at the end of warm-up, {} at the end (**{:+.1} %**, {limit}); last reading {}, peak (VmHWM) {}, {} after 1 s idle\n",
-        if cfg.runtime == Runtime::Spin {
-            "`spin up` and the `spin trigger http` child it serves from, summed"
-        } else {
-            "the wasmtime process"
-        },
-        mib(rss_warm),
-        mib(rss_end),
+        failures.total() - failures.unexpected_status - failures.closed_without_answer,
         growth,
-        mib(rss_last),
-        mib(hwm),
-        mib(rss_idle)
-    ));
-    let series: Vec<String> = samples
-        .iter()
-        .step_by(5)
-        .map(|(t, kib)| format!("{t:.0} s {:.1}", *kib as f64 / 1024.0))
-        .collect();
-    md.push_str(&format!("- RSS every 5 s (MiB): {}\n", series.join(", ")));
-    if !every_kind_ran {
-        md.push_str("- not every kind of request was sent: run longer, or raise its share\n");
-    }
-    if !server_alive {
-        md.push_str("- the runtime exited during the run\n");
-    } else if !stopped_cleanly {
-        md.push_str(&format!(
-            "- the runtime did not stop cleanly on SIGTERM (launcher: {stopped:?})\n"
-        ));
-    }
-    md.push_str(&format!(
-        "- verdict: **{}**\n",
+        cfg.max_rss_growth_pct
+            .map_or("not checked".to_string(), |l| format!("limit +{l} %")),
         if pass { "pass" } else { "FAIL" }
-    ));
-    for e in &stats.examples {
-        md.push_str(&format!("  - {e}\n"));
+    );
+    for k in KINDS.iter().filter(|k| {
+        let i = k.index();
+        stats.sent[i] != stats.as_expected[i] || stats.sent[i] == 0
+    }) {
+        println!(
+            "soak:   {k:?}: {} sent, {} as expected",
+            stats.sent[k.index()],
+            stats.as_expected[k.index()]
+        );
     }
-    println!("{md}");
+    for e in &stats.examples {
+        println!("soak:   {e}");
+    }
+    if !server_alive || !stopped_cleanly {
+        println!("soak:   the runtime: alive {server_alive}, launcher {stopped:?}");
+    }
 
     if let Some(path) = std::env::var_os("SOAK_RESULTS")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
     {
-        write_results(&path, cfg.runtime, &md);
-        eprintln!("soak: results written to {}", path.display());
+        write_results(&path, cfg.runtime, entry);
+        eprintln!(
+            "soak: results written to {} (`python3 bench/report.py` renders bench/RESULTS.md)",
+            path.display()
+        );
     }
     if !pass {
         eprintln!("soak: FAILED on {}", cfg.runtime.name());
