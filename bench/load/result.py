@@ -6,14 +6,13 @@ import json
 import re
 from pathlib import Path
 
+from fixtures import example_json  # tests/fixtures.py, on the path every bench sets
+
 PREFIX = "BENCH_JSON "
 
-# The one patient every bench sends (the data set's first row, compact JSON; its size is
-# params.body_bytes in bench/results.json).
-PATIENT = (
-    '{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,'
-    '"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}'
-)
+# The one patient every bench sends: the example patient (the data set's first row) as compact
+# JSON; its size is params.body_bytes in bench/results.json.
+PATIENT = example_json()
 
 
 def parse(stdout: str, stderr: str = "") -> dict:
