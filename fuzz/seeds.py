@@ -10,6 +10,10 @@ Run from anywhere: python3 fuzz/seeds.py
 import json
 import pathlib
 import struct
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from fixtures import EXAMPLE, FEATURES  # noqa: E402  (read from the Rust feature table)
 
 METHODS = ["POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW"]
 PATHS = [
@@ -24,9 +28,7 @@ CTS = [
     "text/plain", "application/problem+json", "application/jsonx", "", "application/octet-stream", "CUSTOM",
 ]
 BIN = "application/octet-stream"
-FEATURES = ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg", "thalach", "exang",
-            "oldpeak", "slope", "ca", "thal"]
-P = dict(zip(FEATURES, [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]))
+P = dict(EXAMPLE)
 Q = dict(zip(FEATURES, [67, 1, 4, 160, 286, 0, 2, 108, 1, 1.5, 2, 3, 3]))
 J = "application/json"
 OUT = pathlib.Path(__file__).resolve().parent / "corpus" / "respond"

@@ -12,7 +12,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from api_client import dataset, post_json
-from fixtures import FEATURES
+from fixtures import EXAMPLE, FEATURES
 
 MODEL = "heart-disease"
 
@@ -99,7 +99,7 @@ def post_raw(base_url: str, path: str, body: bytes, headers: dict) -> tuple[int,
 
 
 def test_bad_binary_requests_are_400(base_url):
-    rows = np.array([[63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]] * 2, dtype=np.float64)
+    rows = np.array([[EXAMPLE[f] for f in FEATURES]] * 2, dtype=np.float64)
     raw = rows.tobytes()
 
     def request(size, data, header_length=None):
@@ -164,7 +164,7 @@ def test_errors_follow_the_protocol(client, base_url):
     with pytest.raises(InferenceServerException) as e:
         client.get_model_metadata("no-such-model")
     assert "unknown model" in e.value.message()
-    bad = np.array([[63, 1, 9, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]], dtype=np.float64)
+    bad = np.array([[{**EXAMPLE, "cp": 9}[f] for f in FEATURES]], dtype=np.float64)
     t = httpclient.InferInput("patients", [1, 13], "FP64")
     t.set_data_from_numpy(bad, binary_data=False)
     with pytest.raises(InferenceServerException) as e:
