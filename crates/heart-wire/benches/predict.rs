@@ -17,8 +17,10 @@ use heart_wire::answer::write_assessment;
 use heart_wire::oip::InferRequest;
 use heart_wire::PredictRequest;
 
-/// The patient every bench (and the end-to-end load) sends.
-pub const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
+/// The patient every bench (and the end-to-end load) sends: the example patient.
+fn patient() -> String {
+    heart_wire::example::patient_json()
+}
 
 /// The whole path, as `predict` in crates/heart-api/src/endpoints.rs runs it on a body already read.
 fn respond(body: &[u8]) -> Vec<u8> {
@@ -35,11 +37,12 @@ fn predict(body: &[u8]) -> Vec<Assessment> {
 }
 
 fn batch_body(n: usize) -> Vec<u8> {
-    format!(r#"{{"instances":[{}]}}"#, vec![PATIENT; n].join(",")).into_bytes()
+    format!(r#"{{"instances":[{}]}}"#, vec![patient(); n].join(",")).into_bytes()
 }
 
 fn single(c: &mut Criterion) {
-    let body = PATIENT.as_bytes();
+    let patient = patient();
+    let body = patient.as_bytes();
     let patient = match PredictRequest::from_json_bytes(body).unwrap() {
         PredictRequest::Single(p) => p,
         PredictRequest::Batch(_) => unreachable!("one patient"),
@@ -94,14 +97,12 @@ fn batch(c: &mut Criterion) {
 /// tritonclient sends them, answered in binary). Not in `make bench`'s report, which reads the
 /// `single` and `batch1000` groups.
 fn oip(c: &mut Criterion) {
-    let row = "[63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]";
+    let row = heart_wire::example::row_json();
     let json = format!(
         r#"{{"inputs": [{{"name": "patients", "shape": [1, 13], "datatype": "FP64", "data": [{row}]}}]}}"#
     );
     let header = r#"{"inputs": [{"name": "patients", "shape": [1000, 13], "datatype": "FP64", "parameters": {"binary_data_size": 104000}}], "parameters": {"binary_data_output": true}}"#;
-    let values = [
-        63.0, 1.0, 1.0, 145.0, 233.0, 1.0, 2.0, 150.0, 0.0, 2.3, 3.0, 0.0, 6.0f64,
-    ];
+    let values = heart_model::schema::EXAMPLE;
     let mut binary = header.as_bytes().to_vec();
     for _ in 0..1000 {
         binary.extend(values.iter().flat_map(|x| x.to_le_bytes()));

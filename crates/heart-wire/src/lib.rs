@@ -7,6 +7,7 @@
 //! fuzzer, the property tests and the benchmarks call the same functions natively.
 
 pub mod answer;
+pub mod example;
 pub mod json;
 pub mod limits;
 mod members;

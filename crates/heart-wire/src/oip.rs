@@ -744,10 +744,8 @@ mod tests {
     use super::*;
     use heart_model::{MODEL, MODEL_VERSION};
 
-    const ROW: &str = "[63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]";
-
     fn patients(rows: usize) -> String {
-        let data = vec![ROW; rows].join(",");
+        let data = vec![crate::example::row_json(); rows].join(",");
         format!(
             r#"{{"inputs": [{{"name": "patients", "shape": [{rows}, 13], "datatype": "FP64", "data": [{data}]}}]}}"#
         )

@@ -314,8 +314,6 @@ fn read_item(r: &mut Reader, index: usize) -> json::Result<Result<Patient, Vec<F
 mod tests {
     use super::*;
 
-    const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
-
     fn fields(e: RequestError) -> Vec<String> {
         match e {
             RequestError::Invalid { errors, .. } => errors.into_iter().map(|e| e.field).collect(),
@@ -326,7 +324,8 @@ mod tests {
     /// The patient with `edits` applied: `(key, Some(json))` sets a member, `(key, None)`
     /// removes it.
     fn edited(edits: &[(&str, Option<&str>)]) -> String {
-        let mut members: Vec<(String, String)> = PATIENT[1..PATIENT.len() - 1]
+        let patient = crate::example::patient_json();
+        let mut members: Vec<(String, String)> = patient[1..patient.len() - 1]
             .split(',')
             .map(|m| {
                 let (k, v) = m.split_once(':').unwrap();
@@ -355,7 +354,8 @@ mod tests {
 
     #[test]
     fn reads_a_valid_patient_in_feature_order() {
-        let p = single(PATIENT).unwrap();
+        let patient = crate::example::patient_json();
+        let p = single(&patient).unwrap();
         assert_eq!(p.get(0), Some(63.0));
         assert_eq!(p.get(9), Some(2.3));
         assert_eq!(p.get(12), Some(6.0));
@@ -366,11 +366,12 @@ mod tests {
 
     #[test]
     fn optional_fields_may_be_absent_or_null_required_may_not() {
+        let patient = crate::example::patient_json();
         let p = single(&edited(&[("slope", None), ("ca", Some("null"))])).unwrap();
         assert_eq!((p.get(10), p.get(11)), (None, None));
 
         let body = format!(
-            r#"{{"instances":[{PATIENT},{PATIENT},{}]}}"#,
+            r#"{{"instances":[{patient},{patient},{}]}}"#,
             edited(&[("age", Some("null"))])
         );
         match PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err() {
@@ -441,9 +442,10 @@ mod tests {
 
     #[test]
     fn a_repeated_member_is_refused_and_named() {
+        let patient = crate::example::patient_json();
         // Even with the same value twice, and when the last value would be valid.
         for first in ["63", "\"x\"", "null"] {
-            let body = format!(r#"{{"age":{first},{}"#, &PATIENT[1..]);
+            let body = format!(r#"{{"age":{first},{}"#, &patient[1..]);
             assert_eq!(
                 repeated(single(&body).unwrap_err()),
                 owned(&[("/age", true)]),
@@ -451,13 +453,13 @@ mod tests {
             );
         }
         // Written differently, the same name.
-        let body = format!(r#"{{"\u0061ge":63,{}"#, &PATIENT[1..]);
+        let body = format!(r#"{{"\u0061ge":63,{}"#, &patient[1..]);
         assert_eq!(
             repeated(single(&body).unwrap_err()),
             owned(&[("/age", true)])
         );
         // An unknown key given twice is unknown and repeated; other errors are still listed.
-        let body = format!(r#"{{"zz":1,"zz":2,"cp":9,{}"#, &PATIENT[1..]);
+        let body = format!(r#"{{"zz":1,"zz":2,"cp":9,{}"#, &patient[1..]);
         assert_eq!(
             repeated(single(&body).unwrap_err()),
             owned(&[("/zz", false), ("/zz", true), ("/cp", true)])
@@ -471,8 +473,9 @@ mod tests {
 
     #[test]
     fn a_repeated_member_in_a_batch_is_named_with_its_item() {
-        let twice = format!(r#"{{"sex":0,{}"#, &PATIENT[1..]);
-        let body = format!(r#"{{"instances":[{PATIENT},{PATIENT},{PATIENT},{twice}]}}"#);
+        let patient = crate::example::patient_json();
+        let twice = format!(r#"{{"sex":0,{}"#, &patient[1..]);
+        let body = format!(r#"{{"instances":[{patient},{patient},{patient},{twice}]}}"#);
         assert_eq!(
             repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
             owned(&[("/instances/3/sex", true)])
@@ -481,25 +484,26 @@ mod tests {
 
     #[test]
     fn a_repeated_key_in_the_batch_wrapper_is_refused_and_named() {
-        let body = format!(r#"{{"instances":[{PATIENT}],"instances":[{PATIENT}]}}"#);
+        let patient = crate::example::patient_json();
+        let body = format!(r#"{{"instances":[{patient}],"instances":[{patient}]}}"#);
         assert_eq!(
             repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
             owned(&[("/instances", true)])
         );
         // The items of a repeated "instances" are not checked: which list counts is unknown.
-        let body = format!(r#"{{"instances":[{{}}],"instances":5,"instances":[{PATIENT}]}}"#);
+        let body = format!(r#"{{"instances":[{{}}],"instances":5,"instances":[{patient}]}}"#);
         assert_eq!(
             repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
             owned(&[("/instances", true)])
         );
         // Other keys of the wrapper: unknown, and repeated when they are.
-        let body = format!(r#"{{"age":1,"instances":[{PATIENT}],"age":2,"x":3}}"#);
+        let body = format!(r#"{{"age":1,"instances":[{patient}],"age":2,"x":3}}"#);
         assert_eq!(
             repeated(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err()),
             owned(&[("/age", false), ("/age", true), ("/x", false)])
         );
         // Broken JSON is still a syntax error first.
-        let body = format!(r#"{{"instances":[{PATIENT}],"instances":[}}"#);
+        let body = format!(r#"{{"instances":[{patient}],"instances":[}}"#);
         assert!(matches!(
             PredictRequest::from_json_bytes(body.as_bytes()),
             Err(RequestError::Syntax(_))
@@ -508,7 +512,8 @@ mod tests {
 
     #[test]
     fn non_objects_and_odd_keys_are_named() {
-        let body = format!(r#"{{"instances":[[1,2],{PATIENT},"p"]}}"#);
+        let patient = crate::example::patient_json();
+        let body = format!(r#"{{"instances":[[1,2],{patient},"p"]}}"#);
         let e = PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err();
         let RequestError::Invalid { errors, .. } = e else {
             panic!("{e:?}")
@@ -531,11 +536,12 @@ mod tests {
 
     #[test]
     fn single_and_batch() {
+        let patient = crate::example::patient_json();
         assert!(matches!(
-            PredictRequest::from_json_bytes(PATIENT.as_bytes()),
+            PredictRequest::from_json_bytes(patient.as_bytes()),
             Ok(PredictRequest::Single(_))
         ));
-        let body = format!(r#"{{"instances":[{PATIENT},{PATIENT}]}}"#);
+        let body = format!(r#"{{"instances":[{patient},{patient}]}}"#);
         let req = PredictRequest::from_json_bytes(body.as_bytes()).unwrap();
         assert_eq!(req.patients().len(), 2);
     }
@@ -567,9 +573,10 @@ mod tests {
 
     #[test]
     fn batch_limits_and_paths() {
+        let patient = crate::example::patient_json();
         let over = format!(
             r#"{{"instances":[{}]}}"#,
-            vec![PATIENT; MAX_BATCH + 1].join(",")
+            vec![patient.as_str(); MAX_BATCH + 1].join(",")
         );
         assert_eq!(
             fields(PredictRequest::from_json_bytes(over.as_bytes()).unwrap_err()),
@@ -577,7 +584,7 @@ mod tests {
         );
         let full = format!(
             r#"{{"instances":[{}]}}"#,
-            vec![PATIENT; MAX_BATCH].join(",")
+            vec![patient.as_str(); MAX_BATCH].join(",")
         );
         assert_eq!(
             PredictRequest::from_json_bytes(full.as_bytes())
@@ -587,7 +594,7 @@ mod tests {
             MAX_BATCH
         );
 
-        let body = format!(r#"{{"instances":[{PATIENT},{{"age":"old"}}],"extra":1}}"#);
+        let body = format!(r#"{{"instances":[{patient},{{"age":"old"}}],"extra":1}}"#);
         let f = fields(PredictRequest::from_json_bytes(body.as_bytes()).unwrap_err());
         assert_eq!(f[0], "/extra");
         assert!(

@@ -17,7 +17,10 @@ use heart_wire::limits::{
 };
 use serde_json::{json, Value};
 
-const PATIENT: &str = r#"{"age":63,"sex":1,"cp":1,"trestbps":145,"chol":233,"fbs":1,"restecg":2,"thalach":150,"exang":0,"oldpeak":2.3,"slope":3,"ca":0,"thal":6}"#;
+/// The example patient, a compact `/predict` body.
+fn patient() -> String {
+    heart_wire::example::patient_json()
+}
 
 /// Long enough that only a hang reaches it: every case here is answered within seconds.
 const HANG: Duration = Duration::from_secs(60);
@@ -82,7 +85,7 @@ fn chunked(chunks: &[&[u8]], terminate: bool) -> Vec<u8> {
 
 /// A valid single-patient body padded with spaces (insignificant JSON whitespace) to `len`.
 fn padded_patient(len: usize) -> Vec<u8> {
-    let mut body = PATIENT.as_bytes().to_vec();
+    let mut body = patient().into_bytes();
     body.resize(len, b' ');
     body
 }
@@ -108,7 +111,10 @@ fn nested(depth: usize) -> String {
 }
 
 fn patient_with_age(raw_number: &str) -> String {
-    PATIENT.replace("\"age\":63", &format!("\"age\":{raw_number}"))
+    // `age` is the first member (feature order): keep the others as they are.
+    let patient = patient();
+    let (_age, others) = patient.split_once(',').expect("thirteen members");
+    format!("{{\"age\":{raw_number},{others}")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -178,7 +184,7 @@ fn numbers_overflowing_f64_are_refused_natively() {
 /// The largest batch, pretty-printed, fits under the body limit; one patient more is refused
 /// by validation (422), not by size.
 fn the_largest_batch_fits_under_the_body_limit() {
-    let patient: Value = serde_json::from_str(PATIENT).unwrap();
+    let patient: Value = serde_json::from_str(&patient()).unwrap();
     let full = serde_json::to_vec_pretty(&json!({ "instances": vec![patient.clone(); MAX_BATCH] }))
         .unwrap();
     assert!(
@@ -342,7 +348,7 @@ fn detail(raw: &Resp) -> String {
 fn a_stalled_body_times_out(s: &Server) {
     let mut stream = connect(s);
     let mut bytes = head("application/json", "Content-Length: 1000");
-    bytes.extend_from_slice(&PATIENT.as_bytes()[..20]);
+    bytes.extend_from_slice(&patient().as_bytes()[..20]);
     stream.write_all(&bytes).unwrap();
     let sent = Instant::now();
     let raw = read_answer(stream);
@@ -495,7 +501,7 @@ fn the_limit_is_exact_for_both_framings(s: &Server) {
 /// framing is broken: the host reports a read error and the component answers 400.
 fn truncated_bodies_end_in_a_400(s: &Server) {
     let mut short = head("application/json", "Content-Length: 1000");
-    short.extend_from_slice(&PATIENT.as_bytes()[..20]);
+    short.extend_from_slice(&patient().as_bytes()[..20]);
     let mut cut_chunk = head("application/json", "Transfer-Encoding: chunked");
     cut_chunk.extend_from_slice(b"40\r\n{\"age\":63");
     let mut bad_framing = head("application/json", "Transfer-Encoding: chunked");
@@ -521,7 +527,7 @@ fn truncated_bodies_end_in_a_400(s: &Server) {
 /// A body that arrives in pieces with pauses between them is read to its end and answered.
 fn a_slow_body_that_ends_is_answered(s: &Server) {
     let mut stream = connect(s);
-    let body = PATIENT.as_bytes();
+    let body = patient().into_bytes();
     stream
         .write_all(&head(
             "application/json",
