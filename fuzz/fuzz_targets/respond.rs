@@ -17,7 +17,7 @@
 #![no_main]
 
 // The repeated-key oracle (serde_json's reading, every member kept), shared with the tests.
-#[path = "../../tests/oracle/mod.rs"]
+#[path = "../../crates/heart-api/tests/oracle/mod.rs"]
 mod oracle;
 
 use heart_api::{Method, Request, Response};
