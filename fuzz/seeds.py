@@ -3,7 +3,7 @@
 fuzz target's input layout (byte 0 method, byte 1 path, byte 2 content type, then the body;
 a "CUSTOM" path or content type is the next line of the input, and so is the
 Inference-Header-Content-Length of application/octet-stream). The tables below must match
-METHODS, PATHS and CONTENT_TYPES in fuzz_targets/respond.rs.
+METHODS, PATHS and CONTENT_TYPES in crates/heart-api/tests/fuzzing/mod.rs.
 
 Run from anywhere: python3 fuzz/seeds.py
 """

@@ -49,7 +49,7 @@ deny-tools:
 	@command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version $(CARGO_DENY_VERSION)
 
 # $(call fuzz_run,SECONDS): build, run from the seeds and the working corpus, and fail on a
-# crash (libFuzzer saves the input to fuzz/artifacts/; tests/regressions.rs keeps each one).
+# crash (libFuzzer saves the input to fuzz/artifacts/; kept in fuzz/corpus/respond/, crates/heart-api/tests/regressions.rs replays it).
 define fuzz_run
 	@mkdir -p $(FUZZ_WORK)
 	cargo +nightly fuzz build $(FUZZ_TARGET) -O

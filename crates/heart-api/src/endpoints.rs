@@ -133,14 +133,126 @@ fn require_json(req: &Request) -> Option<Response> {
 mod tests {
     use super::*;
 
+    /// `POST /predict` with `patient` as the body: its status and the fields its errors name.
+    fn post(patient: &serde_json::Value) -> (u16, Vec<String>) {
+        let request = Request::new(
+            crate::Method::Post,
+            "/predict",
+            vec![("content-type".into(), b"application/json".to_vec())],
+            serde_json::to_vec(patient).unwrap(),
+        );
+        let response = crate::respond(request);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        let fields = body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect();
+        (response.status(), fields)
+    }
+
+    /// The served document's Patient schema is what `/predict` accepts: starting from the
+    /// documented example, each property's documented bounds, levels, whole-number rule and
+    /// nullability hold for the endpoint (200 inside, 422 naming the field just outside),
+    /// the required ones are exactly those that may not be left out, and no other member is
+    /// accepted.
     #[test]
-    fn the_baked_document_is_generated_from_the_feature_table() {
-        let baked: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
-        assert_eq!(baked, heart_wire::openapi::openapi());
-        let patient = &baked["components"]["schemas"]["Patient"]["properties"];
+    fn the_documented_patient_is_the_one_predict_accepts() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        let schema = &doc["components"]["schemas"]["Patient"];
+        let example = &schema["examples"][0];
+        assert_eq!(post(example), (200, vec![]), "{example}");
+        let with = |name: &str, value: serde_json::Value| {
+            let mut patient = example.clone();
+            patient[name] = value;
+            post(&patient)
+        };
+        let refused = |name: &str| (422, vec![format!("/{name}")]);
+        let properties = schema["properties"].as_object().unwrap();
+        let mut required = Vec::new();
+        for (name, p) in properties {
+            let what = |x: &dyn std::fmt::Display| format!("{name} = {x}");
+            if let Some(levels) = p["enum"].as_array() {
+                for level in levels {
+                    assert_eq!(with(name, level.clone()), (200, vec![]), "{}", what(level));
+                }
+                let numbers: Vec<f64> = levels.iter().filter_map(|l| l.as_f64()).collect();
+                let top = numbers.iter().copied().fold(f64::MIN, f64::max);
+                for outside in [top + 1.0, numbers[0] + 0.5, numbers[0] - 1.0] {
+                    assert_eq!(
+                        with(name, outside.into()),
+                        refused(name),
+                        "{}",
+                        what(&outside)
+                    );
+                }
+            } else {
+                let (min, max) = (
+                    p["minimum"].as_f64().unwrap(),
+                    p["maximum"].as_f64().unwrap(),
+                );
+                for inside in [min, max, (min + max) / 2.0] {
+                    let inside = if p["multipleOf"] == 1 {
+                        inside.floor()
+                    } else {
+                        inside
+                    };
+                    assert_eq!(
+                        with(name, inside.into()),
+                        (200, vec![]),
+                        "{}",
+                        what(&inside)
+                    );
+                }
+                for outside in [min - 1.0, max + 1.0, min - 1e-9, max + 1e-9] {
+                    assert_eq!(
+                        with(name, outside.into()),
+                        refused(name),
+                        "{}",
+                        what(&outside)
+                    );
+                }
+                let half = min + 0.5;
+                let whole_only = p["multipleOf"] == 1;
+                let expected = if whole_only {
+                    refused(name)
+                } else {
+                    (200, vec![])
+                };
+                assert_eq!(with(name, half.into()), expected, "{}", what(&half));
+            }
+            let nullable = p["type"]
+                .as_array()
+                .is_some_and(|t| t.contains(&"null".into()))
+                || p["enum"]
+                    .as_array()
+                    .is_some_and(|l| l.contains(&serde_json::Value::Null));
+            let mut without = example.clone();
+            without.as_object_mut().unwrap().remove(name);
+            let (null, absent) = (with(name, serde_json::Value::Null), post(&without));
+            if nullable {
+                assert_eq!((null, absent), ((200, vec![]), (200, vec![])), "{name}");
+            } else {
+                assert_eq!((null, absent), (refused(name), refused(name)), "{name}");
+                required.push(name.as_str());
+            }
+        }
+        let mut documented: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        documented.sort_unstable();
+        required.sort_unstable();
+        assert_eq!(documented, required);
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(with("extra", 1.into()), refused("extra"));
+        // And the document lists every feature the model reads.
         for f in heart_model::FEATURES.iter() {
             assert!(
-                patient.get(f.name).is_some(),
+                properties.contains_key(f.name),
                 "{} is not documented",
                 f.name
             );

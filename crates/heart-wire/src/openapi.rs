@@ -6,7 +6,7 @@
 //! constant strings; the tests call them to check the served copies and run schemathesis.
 
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::schema::{Domain, FEATURES, N_FEATURES};
+use heart_model::schema::{Domain, EXAMPLE, FEATURES, N_FEATURES};
 use serde_json::{json, Map, Value};
 
 use crate::answer::ASSESSMENT_FIELDS;
@@ -35,22 +35,28 @@ fn too_large_description() -> String {
     )
 }
 
-/// The example patient ([`heart_model::schema::EXAMPLE`]) as JSON, whole numbers written
-/// as integers.
+/// A value of the example patient as JSON: a whole number written as an integer.
+fn example_number(x: f64) -> Value {
+    if x.fract() == 0.0 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+/// The example patient ([`EXAMPLE`]) as a JSON object.
 fn example_patient() -> Value {
     FEATURES
         .iter()
-        .zip(heart_model::schema::EXAMPLE)
-        .map(|(f, x)| {
-            let value = if x.fract() == 0.0 {
-                json!(x as i64)
-            } else {
-                json!(x)
-            };
-            (f.name.to_string(), value)
-        })
+        .zip(EXAMPLE)
+        .map(|(f, x)| (f.name.to_string(), example_number(x)))
         .collect::<Map<String, Value>>()
         .into()
+}
+
+/// The example patient ([`EXAMPLE`]) as a row of the protocol's `patients` tensor.
+fn example_row() -> Value {
+    EXAMPLE.into_iter().map(example_number).collect()
 }
 
 /// JSON Schema of one feature's value.
@@ -276,7 +282,7 @@ fn oip_model_paths(paths: &mut Map<String, Value>, base: &str, with_version: boo
             "requestBody": {"required": true, "content": {
                 "application/json": {"schema": schema_ref("OipInferRequest"),
                     "example": {"id": "req-1", "inputs": [{"name": "patients", "shape": [1, N_FEATURES], "datatype": "FP64",
-                        "data": [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6]}]}},
+                        "data": example_row()}]}},
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary",
                     "description": format!("The JSON inference request ({OIP_HEADER_LENGTH} bytes), then the binary inputs' bytes")}}}},
             "responses": {

@@ -2,15 +2,18 @@
 //! [`heart_api::respond`] (routing → parsing → validation → prediction →
 //! serialisation) and the model core: generated bodies, generated valid patients, and the
 //! algebra of the answers.
+//!
+//! What an answer should be never comes from the service's own reader: the status and the
+//! fields at fault from the oracle (tests/oracle: serde_json's reading and the feature
+//! table's domains), the numbers from `MODEL.assess` on the patient the test generated.
 
 mod oracle;
 
 use heart_api::{Method, Request};
-use heart_model::model::{sigmoid, DECISION_THRESHOLD};
-use heart_model::schema::{Domain, Encoding, Feature, FEATURES, N_FEATURES};
+use heart_model::schema::{Domain, Encoding, Feature, FEATURES};
 use heart_model::{Patient, MODEL, MODEL_VERSION};
 use heart_wire::limits::{MAX_BATCH, MAX_ERRORS};
-use heart_wire::PredictRequest;
+use oracle::Verdict;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -89,41 +92,11 @@ fn patient_json(p: &Patient) -> Value {
     )
 }
 
-/// What the model core says about the patient the component will read from `body`.
-fn host_assessments(body: &[u8]) -> Vec<heart_model::Assessment> {
-    PredictRequest::from_json_bytes(body)
-        .expect("a valid request")
-        .assessments(&MODEL)
-}
-
-/// Every property of one answered assessment that follows from its own numbers.
-fn assert_consistent(got: &Value, expected: &heart_model::Assessment) {
-    let p = got["probability"].as_f64().expect("probability");
-    assert!(p.is_finite() && (0.0..=1.0).contains(&p), "{p}");
-    assert_eq!(
-        got["prediction"].as_u64(),
-        Some(u64::from(p >= DECISION_THRESHOLD)),
-        "{got}"
-    );
-    assert_eq!(got["risk_level"], oracle::risk_level(p));
-
-    let contributions = got["contributions"].as_object().expect("contributions");
-    assert_eq!(contributions.len(), N_FEATURES);
-    let logit = got["intercept"].as_f64().expect("intercept")
-        + FEATURES
-            .iter()
-            .map(|f| contributions[f.name].as_f64().expect("a number"))
-            .sum::<f64>();
-    assert!(
-        (sigmoid(logit) - p).abs() < 1e-12,
-        "σ(intercept + Σ contributions) = {} ≠ {p}",
-        sigmoid(logit)
-    );
-    assert!((logit - expected.logit()).abs() < 1e-9, "{logit}");
-    assert!((p - expected.probability).abs() < 1e-12, "{p}");
-    assert_eq!(u64::from(expected.prediction), got["prediction"]);
-    let imputed: Vec<&str> = expected.imputed_names().collect();
-    assert_eq!(got["imputed"], json!(imputed));
+/// One answered assessment against the model core's for the patient the test generated.
+fn assert_consistent(got: &Value, p: &Patient) {
+    if let Err(message) = oracle::check_assessment(got, &MODEL.assess(p)) {
+        panic!("{message}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -329,85 +302,25 @@ fn repeated_key_body() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// The oracle of `POST /predict` for any body, from serde_json rather than the component's own
-/// reader: 400 exactly for what serde_json refuses; a key repeated in a patient or the batch
-/// wrapper is 422 naming it (JSON Pointer) as repeated; otherwise the answer to the body as
-/// serde_json reads it (the last of repeated keys deeper down wins), written back out.
+/// The oracle of `POST /predict` for any body, from serde_json and the feature table rather
+/// than the component's own reader: 400 exactly for what serde_json refuses; a key repeated
+/// in a patient or the batch wrapper is 422 naming it (JSON Pointer) as repeated; any other
+/// invalid body 422 naming exactly the fields at fault; a valid one 200 with the model core's
+/// assessment of each patient.
 fn check_against_serde_json(body: &[u8]) -> Result<(), TestCaseError> {
     let a = predict(body);
     assert_well_formed(&a);
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        prop_assert_eq!(a.status, 400, "{}", a.body);
-        return Ok(());
-    };
-    let repeated = oracle::repeated_keys(body, MAX_BATCH).expect("serde_json reads it");
-    let errors = a.body["errors"].as_array().cloned().unwrap_or_default();
-    let complete = errors.len() < MAX_ERRORS;
-    let said_repeated: Vec<&str> = errors
-        .iter()
-        .filter(|e| e["reason"].as_str().unwrap().contains("more than once"))
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    if !repeated.is_empty() {
-        prop_assert_eq!(a.status, 422, "{}", a.body);
-        for field in &said_repeated {
-            prop_assert!(
-                repeated.iter().any(|r| r == field),
-                "{field} is not repeated: {}",
-                a.body
-            );
-        }
-        if complete {
-            for field in &repeated {
-                prop_assert!(
-                    said_repeated.contains(&field.as_str()),
-                    "{field} not named: {}",
-                    a.body
-                );
-            }
-        }
-        return Ok(());
-    }
-    prop_assert!(said_repeated.is_empty(), "{}", a.body);
-    // serde_json (without its float_roundtrip feature) may read a long decimal an ulp off,
-    // where the component's reader rounds correctly: numbers are compared to 1e-9, and the
-    // errors by field (their reasons quote the value read).
-    let reference = predict(&serde_json::to_vec(&value).unwrap());
-    prop_assert_eq!(
-        a.status,
-        reference.status,
-        "{} vs {}",
-        a.body,
-        reference.body
-    );
-    if a.status == 200 {
-        prop_assert!(
-            oracle::nearly_equal(&a.body, &reference.body),
-            "{} vs {}",
-            a.body,
-            reference.body
-        );
-    } else if complete {
-        // The same fields; their order follows the members', which serde_json's map may change.
-        let sorted = |body: &Value| {
-            let mut fields: Vec<String> = body["errors"]
-                .as_array()
-                .map(|a| a.iter().map(|e| e["field"].to_string()).collect())
-                .unwrap_or_default();
-            fields.sort();
-            fields
-        };
-        prop_assert_eq!(sorted(&a.body), sorted(&reference.body));
-    }
-    Ok(())
+    oracle::check_predict_answer(body, a.status, &a.body, MAX_BATCH, MAX_ERRORS)
+        .map_err(TestCaseError::fail)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// serde_json decides every body (accepting exactly what it accepts, answering what its
-    /// reading gets), but for keys repeated in a patient or the batch wrapper, which are 422
-    /// naming the field where serde_json would keep the last value.
+    /// serde_json and the feature table decide every body (accepting exactly the JSON
+    /// serde_json accepts, answering what its reading gets), but for keys repeated in a
+    /// patient or the batch wrapper, which are 422 naming the field where serde_json would
+    /// keep the last value.
     #[test]
     fn the_answer_is_serde_json_s_but_for_repeated_keys(body in prop_oneof![
         2 => repeated_key_body(),
@@ -443,14 +356,15 @@ proptest! {
     }
 
     /// Any JSON document is answered 200 or 422 (never 5xx, never a panic), exactly as the
-    /// model core's validation decides, and every refusal is problem+json.
+    /// feature table's domains decide, and every refusal is problem+json.
     #[test]
     fn any_json_value_gets_2xx_or_problem_json(value in json_value()) {
         let a = predict_value(&value);
         assert_well_formed(&a);
-        match PredictRequest::from_json_bytes(&serde_json::to_vec(&value).unwrap()) {
-            Ok(_) => prop_assert_eq!(a.status, 200, "{}", a.body),
-            Err(_) => prop_assert_eq!(a.status, 422, "{}", a.body),
+        match oracle::verdict(&serde_json::to_vec(&value).unwrap(), MAX_BATCH) {
+            Verdict::Valid { .. } => prop_assert_eq!(a.status, 200, "{}", a.body),
+            Verdict::Invalid(_) => prop_assert_eq!(a.status, 422, "{}", a.body),
+            Verdict::Syntax => panic!("serde_json wrote what it cannot read: {value}"),
         }
     }
 
@@ -478,32 +392,31 @@ proptest! {
     }
 
     /// A valid patient: a probability in [0, 1], the prediction and risk level its
-    /// thresholds give, contributions that add up to the logit, and the host model's numbers.
+    /// thresholds give, contributions that add up to the logit, and the model core's numbers
+    /// for the patient generated.
     #[test]
     fn a_valid_patient_is_answered_consistently(p in patient()) {
-        let body = serde_json::to_vec(&patient_json(&p)).unwrap();
-        let a = predict(&body);
+        let a = predict_value(&patient_json(&p));
         prop_assert_eq!(a.status, 200, "{}", a.body);
         assert_well_formed(&a);
-        assert_consistent(&a.body, &host_assessments(&body)[0]);
+        assert_consistent(&a.body, &p);
     }
 
     /// A batch answers exactly what each of its patients gets alone, in order.
     #[test]
     fn a_batch_equals_its_singles(patients in prop::collection::vec(patient(), 1..12)) {
         let batch = json!({ "instances": patients.iter().map(patient_json).collect::<Vec<_>>() });
-        let body = serde_json::to_vec(&batch).unwrap();
-        let a = predict(&body);
+        let a = predict_value(&batch);
         prop_assert_eq!(a.status, 200, "{}", a.body);
         let predictions = a.body["predictions"].as_array().expect("predictions");
         prop_assert_eq!(predictions.len(), patients.len());
-        for ((p, got), expected) in patients.iter().zip(predictions).zip(host_assessments(&body)) {
+        for (p, got) in patients.iter().zip(predictions) {
             let single = predict_value(&patient_json(p));
             prop_assert_eq!(single.status, 200);
             let mut single = single.body;
             single.as_object_mut().unwrap().remove("model_version");
             prop_assert_eq!(got, &single);
-            assert_consistent(got, &expected);
+            assert_consistent(got, p);
         }
     }
 
@@ -542,9 +455,9 @@ fn generators_reach_both_answers() {
     let (mut ok, mut refused) = (0, 0);
     for _ in 0..300 {
         let value = json_value().new_tree(&mut runner).unwrap().current();
-        match PredictRequest::from_json_bytes(&serde_json::to_vec(&value).unwrap()) {
-            Ok(_) => ok += 1,
-            Err(_) => refused += 1,
+        match oracle::verdict(&serde_json::to_vec(&value).unwrap(), MAX_BATCH) {
+            Verdict::Valid { .. } => ok += 1,
+            _ => refused += 1,
         }
     }
     assert!(ok >= 10 && refused >= 10, "ok {ok}, refused {refused}");
