@@ -268,18 +268,11 @@ mod tests {
     #[test]
     fn binary_inputs_and_outputs_answer_what_json_does() {
         let want = json_answer();
-        let probabilities: Vec<f64> = want["outputs"][0]["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_f64().unwrap())
-            .collect();
-        let predictions: Vec<f64> = want["outputs"][1]["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_f64().unwrap())
-            .collect();
+        let output = |i: usize| -> Vec<f64> {
+            let data = want["outputs"][i]["data"].as_array().unwrap();
+            data.iter().map(|p| p.as_f64().unwrap()).collect()
+        };
+        let (probabilities, predictions) = (output(0), output(1));
         // What tritonclient sends with every default: binary input, no outputs listed.
         let (n, body) = binary_request(
             json!({"inputs": [{"name": "patients", "shape": [2, 13], "datatype": "FP64",
