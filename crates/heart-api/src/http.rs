@@ -43,6 +43,25 @@ impl fmt::Display for Method {
     }
 }
 
+impl From<&str> for Method {
+    /// The method a request line names, the inverse of `Display`: methods are case-sensitive,
+    /// so `get` is [`Method::Other`], as any unknown name is.
+    fn from(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "CONNECT" => Method::Connect,
+            "OPTIONS" => Method::Options,
+            "TRACE" => Method::Trace,
+            "PATCH" => Method::Patch,
+            other => Method::Other(other.to_string()),
+        }
+    }
+}
+
 /// A request with its body read.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -174,6 +193,18 @@ mod tests {
         assert_eq!(r.path(), "/predict");
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.header("x-request-id"), None);
+    }
+
+    #[test]
+    fn a_method_reads_back_from_its_name() {
+        for name in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "BREW",
+        ] {
+            let method = Method::from(name);
+            assert_eq!(method.to_string(), name);
+            assert_eq!(method == Method::Other(name.into()), name == "BREW");
+        }
+        assert_eq!(Method::from("get"), Method::Other("get".into()));
     }
 
     #[test]

@@ -74,17 +74,9 @@ mod tests {
     /// The methods a request may come with, as the document spells them.
     const METHODS: [&str; 7] = ["get", "head", "post", "put", "delete", "patch", "options"];
 
+    /// A method as the document spells it (lower case).
     fn method(name: &str) -> Method {
-        match name {
-            "get" => Method::Get,
-            "head" => Method::Head,
-            "post" => Method::Post,
-            "put" => Method::Put,
-            "delete" => Method::Delete,
-            "patch" => Method::Patch,
-            "options" => Method::Options,
-            other => panic!("no method {other}"),
-        }
+        Method::from(name.to_ascii_uppercase().as_str())
     }
 
     fn call(method: Method, path: &str, content_type: Option<&str>, body: &[u8]) -> Response {

@@ -65,20 +65,6 @@ const CONTENT_TYPES: [Option<&str>; 10] = [
 const BINARY: &str = "application/octet-stream";
 const HEADER_LENGTH: &str = "inference-header-content-length";
 
-fn method(name: &str) -> Method {
-    match name {
-        "POST" => Method::Post,
-        "GET" => Method::Get,
-        "PUT" => Method::Put,
-        "DELETE" => Method::Delete,
-        "PATCH" => Method::Patch,
-        "HEAD" => Method::Head,
-        "OPTIONS" => Method::Options,
-        "TRACE" => Method::Trace,
-        other => Method::Other(other.to_string()),
-    }
-}
-
 /// Splits off the bytes up to the first `\n`, keeping only visible ASCII.
 fn take_line(rest: &mut &[u8]) -> String {
     let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
@@ -123,7 +109,7 @@ pub fn check(data: &[u8]) {
     // The component's JSON reader against serde_json, on every body whatever its route.
     check_reader(&body);
 
-    let request = Request::new(method(method_name), &path, headers, body.clone());
+    let request = Request::new(Method::from(method_name), &path, headers, body.clone());
     let routed_path = request.path().to_string();
 
     let response = heart_api::respond(request);
