@@ -1,17 +1,30 @@
 //! The example patient ([`heart_model::schema::EXAMPLE`], the data set's first row) as the wire
-//! carries it: the body the tests, the benchmarks and `make up`'s hint send. Written here once,
-//! from the feature table, so no test or bench retypes the thirteen values.
+//! carries it: the example of the API documentation, and the body the tests, the benchmarks and
+//! `make up`'s hint send. Written here once, from the feature table, so no document, test or
+//! bench retypes the thirteen values.
 
 use heart_model::schema::{EXAMPLE, FEATURES};
+use serde_json::{Map, Value};
 
 /// A feature value as the API documentation writes it: whole numbers without a fraction (`63`,
 /// not `63.0`), others in the shortest form that reads back exactly (`2.3`).
-pub fn number(x: f64) -> String {
+pub fn number(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
+        Value::from(x as i64)
     } else {
-        format!("{x}")
+        Value::from(x)
     }
+}
+
+/// The example patient as a JSON object (the OpenAPI document's example; its members sorted
+/// by name, as a `serde_json` map keeps them).
+pub fn patient() -> Value {
+    FEATURES
+        .iter()
+        .zip(EXAMPLE)
+        .map(|(f, x)| (f.name.to_string(), number(x)))
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
 /// The example patient as a compact `/predict` body, members in feature order.
@@ -25,9 +38,13 @@ pub fn patient_json() -> String {
 }
 
 /// The example patient as one row of an Open Inference Protocol tensor: `[63,1,…,6]`.
+pub fn row() -> Value {
+    EXAMPLE.into_iter().map(number).collect()
+}
+
+/// [`row`] as compact JSON.
 pub fn row_json() -> String {
-    let values: Vec<String> = EXAMPLE.into_iter().map(number).collect();
-    format!("[{}]", values.join(","))
+    row().to_string()
 }
 
 #[cfg(test)]
@@ -52,8 +69,8 @@ mod tests {
 
     #[test]
     fn whole_numbers_are_written_without_a_fraction() {
-        assert_eq!(number(63.0), "63");
-        assert_eq!(number(2.3), "2.3");
-        assert_eq!(number(-0.5), "-0.5");
+        assert_eq!(number(63.0).to_string(), "63");
+        assert_eq!(number(2.3).to_string(), "2.3");
+        assert_eq!(number(-0.5).to_string(), "-0.5");
     }
 }

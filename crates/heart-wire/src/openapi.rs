@@ -6,10 +6,11 @@
 //! constant strings; the tests call them to check the served copies and run schemathesis.
 
 use heart_model::model::{DECISION_THRESHOLD, HIGH_RISK_FROM, MODERATE_RISK_FROM};
-use heart_model::schema::{Domain, EXAMPLE, FEATURES, N_FEATURES};
+use heart_model::schema::{Domain, FEATURES, N_FEATURES};
 use serde_json::{json, Map, Value};
 
 use crate::answer::ASSESSMENT_FIELDS;
+use crate::example;
 use crate::limits::{
     BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, MAX_BATCH,
     MAX_BODY_BYTES, MAX_ERRORS,
@@ -33,30 +34,6 @@ fn too_large_description() -> String {
         "Body over {MAX_BODY_BYTES} bytes. Unless the client sent `Expect: 100-continue`, the rest of a body of up to \
          {DISCARD_MAX_BYTES} bytes is read and discarded before this answer, so that a client still writing sees it"
     )
-}
-
-/// A value of the example patient as JSON: a whole number written as an integer.
-fn example_number(x: f64) -> Value {
-    if x.fract() == 0.0 {
-        json!(x as i64)
-    } else {
-        json!(x)
-    }
-}
-
-/// The example patient ([`EXAMPLE`]) as a JSON object.
-fn example_patient() -> Value {
-    FEATURES
-        .iter()
-        .zip(EXAMPLE)
-        .map(|(f, x)| (f.name.to_string(), example_number(x)))
-        .collect::<Map<String, Value>>()
-        .into()
-}
-
-/// The example patient ([`EXAMPLE`]) as a row of the protocol's `patients` tensor.
-fn example_row() -> Value {
-    EXAMPLE.into_iter().map(example_number).collect()
 }
 
 /// JSON Schema of one feature's value.
@@ -115,7 +92,7 @@ fn patient_schema() -> Value {
         "properties": properties,
         "required": required,
         "additionalProperties": false,
-        "examples": [example_patient()]
+        "examples": [example::patient()]
     })
 }
 
@@ -282,7 +259,7 @@ fn oip_model_paths(paths: &mut Map<String, Value>, base: &str, with_version: boo
             "requestBody": {"required": true, "content": {
                 "application/json": {"schema": schema_ref("OipInferRequest"),
                     "example": {"id": "req-1", "inputs": [{"name": "patients", "shape": [1, N_FEATURES], "datatype": "FP64",
-                        "data": example_row()}]}},
+                        "data": example::row()}]}},
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary",
                     "description": format!("The JSON inference request ({OIP_HEADER_LENGTH} bytes), then the binary inputs' bytes")}}}},
             "responses": {
@@ -329,7 +306,7 @@ pub fn openapi() -> Value {
                                 Every bad field is reported at once. Bodies over {MAX_BODY_BYTES} bytes are refused (413)."),
         "requestBody": {"required": true, "content": {"application/json": {
             "schema": {"oneOf": [schema_ref("Patient"), schema_ref("Batch")]},
-            "examples": {"single": {"value": example_patient()}, "batch": {"value": {"instances": [example_patient()]}}}
+            "examples": {"single": {"value": example::patient()}, "batch": {"value": {"instances": [example::patient()]}}}
         }}},
         "responses": {
             "200": {"description": "An assessment (single) or one per patient in request order (batch)",
@@ -496,7 +473,7 @@ pub fn docs_html(openapi: &Value) -> String {
             )
         })
         .collect();
-    let example = example_patient().to_string();
+    let example = example::patient().to_string();
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
