@@ -202,7 +202,6 @@ def leaves(message: Message, path: str = ""):
                 yield where, item
 
 
-
 def patient_values_in(value, bodies: list[str]) -> list[str]:
     """What of a patient's data `value` carries: a distinctive value as a number, as a number
     token in text (so 0.417 or a hex id do not count, "417" and "chol=417" do), or a request
