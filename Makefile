@@ -8,11 +8,17 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# The component: one release build for wasm32-wasip2 (a wasi:http 0.2 component), as cargo
-# writes it (RAW_WASM) and as it ships, after wasm-opt (WASM).
+# The component, in two builds of the same service for wasm32-wasip2, as cargo writes them
+# (RAW_*) and as they ship, after wasm-opt:
+# - WASM: the wasi:http 0.2 build (src/): every host — wasmtime serve, jco, workerd, browsers,
+#   Spin 3 and 4, containerd-shim-spin v0.24 and v0.25; spin.toml serves it;
+# - WASM_P3: the wasi:http 0.3 build (crates/edge-p3): Spin 4 and containerd-shim-spin v0.25
+#   only, which reuse one instance for many requests; spin-p3.toml serves it.
 WASM_TARGET := wasm32-wasip2
 RAW_WASM := target/$(WASM_TARGET)/release/heart_disease_api.wasm
 WASM := target/heart_disease_api.wasm
+RAW_WASM_P3 := target/$(WASM_TARGET)/release/heart_disease_api_p3.wasm
+WASM_P3 := target/heart_disease_api_p3.wasm
 # wasmtime-cli version that `make up` / the tests serve the component with.
 WASMTIME_VERSION := 48.0.8
 WASMTIME := $(shell command -v wasmtime 2>/dev/null || echo $(HOME)/.cargo/bin/wasmtime)
@@ -81,29 +87,36 @@ apt-tools:
 # Build, train, serve
 # ---------------------------------------------------------------------------
 .PHONY: build train up
-# `cargo build`, then Binaryen's wasm-opt over the component's core modules (`jco opt`, the
+# `cargo build`, then Binaryen's wasm-opt over the components' core modules (`jco opt`, the
 # jco pinned in package.json): about a sixth smaller. wasm-opt runs only when cargo wrote a
 # new .wasm.
-build: rust-targets jco ## build the release component ($(WASM)), optimised with wasm-opt
-	cargo build --release --target $(WASM_TARGET) -p heart-disease-api
-	@if [ ! -f $(WASM) ] || [ $(RAW_WASM) -nt $(WASM) ]; then \
-	  $(JCO) opt $(RAW_WASM) -o $(WASM).tmp -q && mv $(WASM).tmp $(WASM); \
-	fi
-	@echo "built $(WASM): $$(stat -c %s $(WASM)) bytes, sha256 $$(sha256sum $(WASM) | cut -c1-64)"
+build: rust-targets jco ## build both release components ($(WASM): wasi:http 0.2; $(WASM_P3): 0.3), optimised with wasm-opt
+	cargo build --release --target $(WASM_TARGET) -p heart-disease-api -p heart-disease-api-p3
+	@for pair in $(RAW_WASM):$(WASM) $(RAW_WASM_P3):$(WASM_P3); do \
+	  raw=$${pair%%:*}; out=$${pair#*:}; \
+	  if [ ! -f $$out ] || [ $$raw -nt $$out ]; then \
+	    $(JCO) opt $$raw -o $$out.tmp -q && mv $$out.tmp $$out; \
+	  fi; \
+	  echo "built $$out: $$(stat -c %s $$out) bytes, sha256 $$(sha256sum $$out | cut -c1-64)"; \
+	done
 
 train: ## retrain on model/data and rewrite model/artifact.rs, model/model-card.json and model/figures/*.svg
 	cargo run --release -p trainer
 
-# Serve on $(HOST):$(PORT): `spin up` when Spin is installed, else `wasmtime serve` (installed
-# only then: about 14 minutes the first time).
+# Serve on $(HOST):$(PORT): `spin up` when Spin is installed (Spin 4 serves the wasi:http 0.3
+# build, spin-p3.toml; Spin 3 the 0.2 build, spin.toml), else `wasmtime serve` of the 0.2 build
+# (installed only then: about 14 minutes the first time).
+SPIN_MAJOR = $(shell spin --version 2>/dev/null | sed -n 's/^spin \([0-9]*\)\..*/\1/p')
+SPIN_MANIFEST = $(if $(filter-out 0 1 2 3,$(SPIN_MAJOR)),spin-p3.toml,spin.toml)
 up: build $(if $(shell command -v spin),,wasmtime) ## build and serve the component on http://127.0.0.1:3000
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C stops)"
 	@echo "try: curl -s http://$(HOST):$(PORT)/predict -H 'content-type: application/json' \\"
 	@printf "       -d '%s'\n" '$(EXAMPLE_PATIENT)'
 	@if command -v spin >/dev/null; then \
-	  exec spin up --listen $(HOST):$(PORT); \
+	  echo "($$(spin --version | cut -d' ' -f1-2): spin up -f $(SPIN_MANIFEST))"; \
+	  exec spin up -f $(SPIN_MANIFEST) --listen $(HOST):$(PORT); \
 	else \
-	  echo "(spin is not installed: serving with wasmtime serve)"; \
+	  echo "(spin is not installed: serving the wasi:http 0.2 build with wasmtime serve)"; \
 	  exec $(WASMTIME) serve -S cli=y --no-logging-prefix --addr $(HOST):$(PORT) $(WASM); \
 	fi
 
@@ -146,7 +159,7 @@ lint: ## cargo fmt --check and clippy -D warnings on the host and wasm32-wasip2
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || { echo "the Rust target $(WASM_TARGET) is not installed: make deps (or rustup target add $(WASM_TARGET))"; exit 1; }
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p heart-disease-api -p heart-model -p heart-wire -p heart-api --target $(WASM_TARGET) -- -D warnings
+	cargo clippy -p heart-disease-api -p heart-disease-api-p3 -p heart-model -p heart-wire -p heart-api --target $(WASM_TARGET) -- -D warnings
 
 test-host: ## what plain `cargo test` runs on every host member (unit, properties, regressions, trainer): nothing built or served
 	cargo test --workspace --exclude heart-served

@@ -8,12 +8,17 @@ APP_NAME := heart-disease-api
 # The chart's appVersion is the image tag unless IMAGE_TAG is given.
 APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART)/Chart.yaml)
 IMAGE_TAG ?= $(APP_VERSION)
-# Target that produces $(WASM) (the file spin.toml names); empty pushes the existing build.
+# Target that produces the builds spin.toml and spin-p3.toml name; empty pushes the existing build.
 WASM_BUILD_TARGET ?= build
 # `make push REGISTRY=host:port[/path]`; TLS_VERIFY=auto uses plain HTTP for localhost,
 # 127.x and the Minikube node's address (its registry addon), HTTPS elsewhere.
 REGISTRY ?=
 TLS_VERIFY ?= auto
+# The containerd-shim-spin the cluster's nodes run (k8s/minikube-setup.sh installs v0.25.1):
+# v0.25 and newer embed Spin 4 and get the wasi:http 0.3 build (spin-p3.toml), which Spin 4
+# serves with one instance for many requests; older shims (v0.24: Spin 3.6) the 0.2 build
+# (spin.toml).
+SHIM_VERSION ?= v0.25.1
 # Where `make push` records the pushed reference by digest, for `make deploy`.
 PUSHED ?= target/pushed-image
 # The artifact's `org.opencontainers.image.created`: the last commit's time, so that the same
@@ -43,10 +48,16 @@ push: require-registry require-spin $(WASM_BUILD_TARGET) ## push the app with `s
 	  case "$$host" in localhost|127.*) tls=false;; esac; \
 	  if [ -n "$$mk_ip" ] && [ "$$host" = "$$mk_ip" ]; then tls=false; fi; \
 	fi; \
+	if [ "$$(printf '%s\n' v0.25.0 "v$(SHIM_VERSION:v%=%)" | sort -V | head -1)" = v0.25.0 ]; then \
+	  manifest=spin-p3.toml; wasm=$(WASM_P3); build="wasi:http 0.3"; \
+	else \
+	  manifest=spin.toml; wasm=$(WASM); build="wasi:http 0.2"; \
+	fi; \
 	dest="$(REGISTRY)/$(APP_NAME):$(IMAGE_TAG)"; \
-	echo "pushing spin.toml ($(WASM), sha256:$$(sha256sum $(WASM) | cut -c1-64)) to $$dest (tls-verify=$$tls)"; \
+	echo "pushing $$manifest ($$wasm, sha256:$$(sha256sum $$wasm | cut -c1-64)) to $$dest (tls-verify=$$tls)"; \
+	echo "  the $$build build, for containerd-shim-spin $(SHIM_VERSION) (SHIM_VERSION=v0.24.0 pushes the 0.2 build)"; \
 	out=$$(spin registry push $$([ "$$tls" = false ] && echo --insecure) \
-	  --annotation org.opencontainers.image.created=$(CREATED) --from spin.toml "$$dest"); \
+	  --annotation org.opencontainers.image.created=$(CREATED) --from $$manifest "$$dest"); \
 	digest=$$(echo "$$out" | grep -oE 'sha256:[0-9a-f]{64}' | tail -1); \
 	[ -n "$$digest" ] || { echo "push: spin registry push printed no digest: $$out" >&2; exit 1; }; \
 	mkdir -p "$$(dirname $(PUSHED))"; echo "$(REGISTRY)/$(APP_NAME)@$$digest" > $(PUSHED); \

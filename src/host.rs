@@ -1,37 +1,11 @@
 //! The component's side of wasi:http 0.2: reading a request from the host within bounds into
 //! the service's plain [`Request`], and handing its [`Response`] back. Everything between is
-//! `heart_api`'s, which knows no host; the refusals made here (408, 413, 400) are built with
-//! its answer builders, so they read like every other problem+json.
+//! `heart_api`'s, which knows no host; so are the refusals made here (408, 413, 400,
+//! [`heart_api::body`]), which the wasi:http 0.3 edge (crates/edge-p3) gives word for word.
 //!
-//! **Reading** never holds more than [`MAX_BODY_BYTES`] of a body, and does not let a slow
-//! client hold the instance for long.
-//!
-//! **How long a body may take.** A request holds its component instance for as long as the
-//! component waits for the body (under `wasmtime serve` three of the pool's 1000 core
-//! instances; Spin allows 1000 instances), so a few hundred clients that start a body and then
-//! stall would leave nothing for anyone else. Two rules bound the wait, both answered 408:
-//!
-//! - *idle*: no byte for [`BODY_IDLE_TIMEOUT`] (2 s). A stalled body frees its instance 2 s
-//!   after its last byte.
-//! - *pace*: after a start of [`BODY_START`] (2 s), the body must average at least
-//!   [`BODY_MIN_RATE`] (32 KiB/s): `t` after the request arrived,
-//!   `BODY_MIN_RATE × (t − BODY_START)` bytes of it must be in. A client that trickles a byte a
-//!   second dodges the idle rule but not this one, and is cut off about 2 s after it started.
-//!   32 KiB/s is about 260 kbit/s, slower than a 3G uplink (384 kbit/s), so an honest client is
-//!   not cut off: the largest body (256 KiB) may take [`BODY_MAX_TIME`] (2 s + 8 s = 10 s, the
-//!   old whole-body deadline), a single patient's body (`params.body_bytes` in
-//!   bench/results.json) a little over 2 s.
-//!
-//! **Refusing a large body (413).** A declared `Content-Length` over the limit is refused
-//! before reading, a streamed body as soon as it passes the limit. Before the 413 is sent, the
-//! rest of the body is read and thrown away — at most [`DISCARD_MAX_BYTES`] (32 MiB, counted
-//! from the body's first byte), for at most [`DISCARD_MAX_TIME`] (5 s) after the refusal, the idle
-//! rule applying — because a client that writes its whole body before reading (no `Expect:
-//! 100-continue`: Python's urllib, most scripts) otherwise gets a broken pipe instead of the
-//! answer: the host closes the connection with the body unread, and the reset reaches the
-//! client while it is still writing. Nothing is read when the client sent `Expect:
-//! 100-continue` (it waits for the answer before sending the body) or declared more than
-//! 32 MiB; past the bound the 413 is sent anyway and the connection closes.
+//! **Reading** never holds more than [`MAX_BODY_BYTES`] of a body, and applies the body rules
+//! of [`heart_api::body`] (the idle and pace deadlines, 408; the 413 and its drain), waiting
+//! on the stream and the nearest deadline together with one `poll`.
 //!
 //! Every call into the host costs a few microseconds in `wasmtime serve`, far more than the
 //! model itself, so the request is read with as few calls as possible: the method, the target
@@ -48,11 +22,12 @@
 //! (RFC 9110 §9.3.2), and a body shorter than the declared length would be an error to
 //! wasi:http hosts (they check what is written against `content-length`).
 
-use heart_api::{problem, Method, Request, Response, Status};
-use heart_wire::limits::{
-    BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES,
-    DISCARD_MAX_TIME, MAX_BATCH, MAX_BODY_BYTES,
+use heart_api::body::{
+    declared_length, drains, idle_deadline, pace_deadline, refused_unread, too_large, too_slow,
+    unreadable, Expired,
 };
+use heart_api::{Method, Request, Response};
+use heart_wire::limits::{DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BODY_BYTES};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::clocks::monotonic_clock;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
@@ -61,7 +36,6 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 // Reading
 // ---------------------------------------------------------------------------------------
 
-const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// The most one read takes from the host.
 const READ_CHUNK: u64 = 64 * 1024;
 
@@ -100,23 +74,19 @@ pub fn read_bounded(
     incoming: IncomingRequest,
     arrived: u64,
 ) -> Result<Request, Response> {
-    let declared = head
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = declared_length(&head);
     let incoming_body = incoming.consume().map_err(|()| unreadable())?;
     let stream = incoming_body.stream().map_err(|()| unreadable())?;
-    let received = match declared {
-        Some(n) if n > MAX_BODY_BYTES as u64 => 0,
-        _ => match read_body(&stream, declared, arrived) {
+    let received = if refused_unread(declared) {
+        0
+    } else {
+        match read_body(&stream, declared, arrived) {
             Ok(body) => return Ok(head.with_body(body)),
             Err(Refusal::TooLarge { received }) => received,
             Err(Refusal::Other(response)) => return Err(response),
-        },
+        }
     };
-    let expects_continue = head
-        .header("expect")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
-    if !expects_continue && declared.is_none_or(|n| n <= DISCARD_MAX_BYTES) {
+    if drains(&head, declared) {
         discard(&stream, received);
     }
     Err(too_large())
@@ -146,11 +116,7 @@ fn read_body(
     loop {
         match stream.read(READ_CHUNK) {
             Ok(chunk) if chunk.is_empty() => {
-                // The pace rule: the body's bytes so far buy time at BODY_MIN_RATE after BODY_START.
-                let paced = arrived
-                    .saturating_add(BODY_START.as_nanos() as u64)
-                    .saturating_add(body.len() as u64 * NANOS_PER_SEC / BODY_MIN_RATE);
-                wait(stream, &mut quiet_since, paced)
+                wait(stream, &mut quiet_since, pace_deadline(arrived, body.len()))
                     .map_err(|expired| Refusal::Other(too_slow(expired)))?;
             }
             Ok(chunk) => {
@@ -171,7 +137,7 @@ fn read_body(
 
 /// Reads and drops the rest of a refused body, `received` bytes of which are already read,
 /// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_MAX_TIME`] has passed, or it
-/// stalls for [`BODY_IDLE_TIMEOUT`].
+/// stalls for [`heart_wire::limits::BODY_IDLE_TIMEOUT`].
 fn discard(stream: &InputStream, mut received: u64) {
     let deadline = monotonic_clock::now().saturating_add(DISCARD_MAX_TIME.as_nanos() as u64);
     let mut quiet_since = None;
@@ -195,66 +161,23 @@ fn discard(stream: &InputStream, mut received: u64) {
     }
 }
 
-/// Which deadline passed.
-enum Expired {
-    /// Nothing arrived for [`BODY_IDLE_TIMEOUT`].
-    Idle,
-    /// The caller's own deadline.
-    Deadline,
-}
-
 /// Waits until the stream has something to give, or the earlier of two deadlines: the idle
-/// one ([`BODY_IDLE_TIMEOUT`] after `quiet_since`, the first time the stream was found empty
+/// one ([`idle_deadline`] of `quiet_since`, the first time the stream was found empty
 /// since it last gave something; set here when unset) and `deadline`. An error once either has
 /// passed.
 fn wait(stream: &InputStream, quiet_since: &mut Option<u64>, deadline: u64) -> Result<(), Expired> {
     let now = monotonic_clock::now();
-    let idle = quiet_since
-        .get_or_insert(now)
-        .saturating_add(BODY_IDLE_TIMEOUT.as_nanos() as u64);
+    let idle = idle_deadline(*quiet_since.get_or_insert(now));
     if now >= idle {
         return Err(Expired::Idle);
     }
     if now >= deadline {
-        return Err(Expired::Deadline);
+        return Err(Expired::Pace);
     }
     let readable = stream.subscribe();
     let timer = monotonic_clock::subscribe_instant(idle.min(deadline));
     wasi::io::poll::poll(&[&readable, &timer]);
     Ok(())
-}
-
-/// The 408 for a body that stalled ([`Expired::Idle`]) or fell behind the pace.
-fn too_slow(expired: Expired) -> Response {
-    let detail = match expired {
-        Expired::Idle => format!(
-            "No byte of the request body arrived for {} s; a body may pause at most that long.",
-            BODY_IDLE_TIMEOUT.as_secs()
-        ),
-        Expired::Deadline => format!(
-            "The request body arrived too slowly: after its first {} s it must average at least \
-             {BODY_MIN_RATE} bytes/s ({MAX_BODY_BYTES} bytes within {} s).",
-            BODY_START.as_secs(),
-            BODY_MAX_TIME.as_secs()
-        ),
-    };
-    problem(Status::RequestTimeout, &detail, &[])
-}
-
-fn unreadable() -> Response {
-    problem(
-        Status::BadRequest,
-        "The request body could not be read to its end.",
-        &[],
-    )
-}
-
-fn too_large() -> Response {
-    problem(
-        Status::PayloadTooLarge,
-        &format!("The request body exceeds {MAX_BODY_BYTES} bytes; send at most {MAX_BATCH} patients per request, without padding."),
-        &[],
-    )
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ One place knows how each host starts, is known to be ready, and stops:
 
   wasmtime   `wasmtime serve -S cli=y` on the .wasm
   jco        `jco serve` (the component transpiled to JavaScript, on Node.js)
-  spin       `spin up` on the project's own spin.toml (Spin 3.6, the runtime SpinKube embeds)
+  spin       `spin up` on the project's own spin.toml (Spin 3.6 or 4.0)
+  spin-p3    `spin up` on spin-p3.toml: the wasi:http 0.3 build (Spin 4 only)
   spin-oci   `spin registry push` to a loopback registry, then `spin up --from` that reference
   shim       the same artifact pulled by a private containerd and run by containerd-shim-spin,
              SpinKube's node runtime (`ctr run --runtime io.containerd.spin.v2`)
+  shim-p3    the same with the wasi:http 0.3 build's artifact (containerd-shim-spin v0.25+)
   workerd    Cloudflare's Workers runtime (`workerd serve`) on the worker `node edge/build.mjs`
              builds from the .wasm (jco transpile + preview2-shim; see edge/README.md)
 
@@ -55,9 +57,16 @@ from typing import Iterator, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 SPIN_TOML = REPO / "spin.toml"
+SPIN_P3_TOML = REPO / "spin-p3.toml"
 DEFAULT_WASM = REPO / "target" / "heart_disease_api.wasm"
+# The wasi:http 0.3 build (crates/edge-p3): only Spin 4 and containerd-shim-spin v0.25+ run it.
+DEFAULT_WASM_P3 = REPO / "target" / "heart_disease_api_p3.wasm"
 APP = "heart-disease-api"
-RUNTIMES = ("wasmtime", "jco", "spin", "spin-oci", "shim", "workerd")
+RUNTIMES = ("wasmtime", "jco", "spin", "spin-p3", "spin-oci", "shim", "shim-p3", "workerd")
+# The runtimes that serve the wasi:http 0.3 build, and the oldest version of each program that
+# loads a wasi:http 0.3.0-rc-2026-03-15 component.
+P3 = ("spin-p3", "shim-p3")
+P3_MIN_VERSION = {"spin": (4, 0, 0), "containerd-shim-spin-v2": (0, 25, 0)}
 # Media type of the layers the shim precompiles (SpinKube's documented artifact format).
 WASM_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
 # containerd's name for the shim: it runs `containerd-shim-spin-v2` from PATH.
@@ -101,7 +110,31 @@ def not_run(runtime: str) -> str | None:
             version = run([found, "--version"], "ctr --version").strip()
             if ctr_too_old(version):
                 reasons.append(f"{found} is {version}: {INSTALL['ctr']}")
+        elif runtime in P3 and name in P3_MIN_VERSION:
+            have = program_version(found)
+            if have is None or have < P3_MIN_VERSION[name]:
+                need = ".".join(map(str, P3_MIN_VERSION[name]))
+                reasons.append(f"{found} is {'.'.join(map(str, have)) if have else 'of unknown version'}; "
+                               f"the wasi:http 0.3 build needs {need} or newer: {INSTALL[name]}")
     return "; ".join(reasons) or None
+
+
+def program_version(path: str) -> tuple[int, ...] | None:
+    """The first x.y.z a program prints for `--version` (`spin 4.0.2 (…)`; the shim prints
+    `Version: v0.25.1` among other lines), or None."""
+    import re
+
+    p = subprocess.run([path, "--version"], capture_output=True, text=True)
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", p.stdout + p.stderr)
+    return tuple(int(g) for g in found.groups()) if found else None
+
+
+def default_wasm(runtime: str) -> Path:
+    """The build `runtime` serves unless told otherwise: the wasi:http 0.3 build
+    ($HEART_WASM_P3) on the P3 runtimes, the 0.2 build ($HEART_WASM) everywhere else."""
+    if runtime in P3:
+        return Path(os.environ.get("HEART_WASM_P3") or DEFAULT_WASM_P3)
+    return Path(os.environ.get("HEART_WASM") or DEFAULT_WASM)
 
 
 def require(runtime: str) -> None:
@@ -229,15 +262,20 @@ def spin_env(home: Path) -> dict[str, str]:
 
 
 def push(host: str, wasm: Path, workdir: Path, tag: str = "test", runtime: str = "spin-oci") -> Pushed:
-    """`make push` (`spin registry push` of spin.toml) to `host`, then checks what the registry
-    holds: one wasm layer of the precompilable media type whose digest is the .wasm's sha256,
-    under the digest `make push` reported."""
+    """`make push` to `host`, then checks what the registry holds: one wasm layer of the
+    precompilable media type whose digest is the .wasm's sha256, under the digest `make push`
+    reported. `make push` picks the build by the shim the cluster runs: a P3 runtime pushes
+    for containerd-shim-spin v0.25.1 (spin-p3.toml), every other for v0.24.0 (spin.toml)."""
     program("spin", runtime)
-    check_spin_toml_serves(wasm)
+    check_spin_toml_serves(wasm, manifest_for(runtime))
+    shim = "v0.25.1" if runtime in P3 else "v0.24.0"
     pushed_file = workdir / "pushed-image"
     out = run(["make", "--no-print-directory", "push", f"REGISTRY={host}", f"IMAGE_TAG={tag}",
-               "WASM_BUILD_TARGET=", f"PUSHED={pushed_file}", "MINIKUBE=false"],
+               "WASM_BUILD_TARGET=", f"PUSHED={pushed_file}", "MINIKUBE=false",
+               f"SHIM_VERSION={shim}"],
               "make push", env=spin_env(workdir), cwd=REPO)
+    if f"pushing {manifest_for(runtime).name} " not in out:
+        raise RuntimeError(f"make push SHIM_VERSION={shim} did not push {manifest_for(runtime).name}:\n{out}")
     pushed = pushed_artifact(host, APP, tag, wasm)
     if f"pushed {pushed.reference}@{pushed.digest}" not in out or \
             pushed_file.read_text().strip() != f"{host}/{APP}@{pushed.digest}":
@@ -271,15 +309,21 @@ def fetch_manifest(host: str, repository: str, tag: str) -> tuple[dict, str]:
     return json.loads(body), digest
 
 
-def check_spin_toml_serves(wasm: Path) -> None:
-    """`spin up` and `spin registry push` take the component from spin.toml: it must be `wasm`."""
+def manifest_for(runtime: str) -> Path:
+    """The Spin manifest a runtime serves: spin-p3.toml for the P3 runtimes, else spin.toml."""
+    return SPIN_P3_TOML if runtime in P3 else SPIN_TOML
+
+
+def check_spin_toml_serves(wasm: Path, manifest_path: Path = SPIN_TOML) -> None:
+    """`spin up` and `spin registry push` take the component from the manifest: it must be
+    `wasm`."""
     import tomllib
 
-    manifest = tomllib.loads(SPIN_TOML.read_text())
-    sources = {(SPIN_TOML.parent / c["source"]).resolve() for c in manifest["component"].values()}
+    manifest = tomllib.loads(manifest_path.read_text())
+    sources = {(manifest_path.parent / c["source"]).resolve() for c in manifest["component"].values()}
     if sources != {wasm.resolve()}:
-        raise RuntimeError(f"spin.toml serves {sorted(map(str, sources))}, not {wasm}: "
-                           "Spin runs what spin.toml names (build it with `make build`)")
+        raise RuntimeError(f"{manifest_path.name} serves {sorted(map(str, sources))}, not {wasm}: "
+                           f"Spin runs what {manifest_path.name} names (build it with `make build`)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,7 +446,7 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
     env = env or {}
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; one of {', '.join(RUNTIMES)}")
-    wasm = Path(wasm or os.environ.get("HEART_WASM") or DEFAULT_WASM)
+    wasm = Path(wasm or default_wasm(runtime))
     if not wasm.is_file():
         raise RuntimeError(f"{wasm} is missing: build it with `make build` (or run `make test`)")
     addr = addr or f"127.0.0.1:{free_port()}"
@@ -412,8 +456,8 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
         log = log or workdir / "server.log"
         server = Server(runtime, addr, f"http://{addr}", log, sha256_file(wasm), workdir)
         log.touch()
-        if runtime == "shim":
-            node = Containerd(workdir)
+        if runtime in ("shim", "shim-p3"):
+            node = Containerd(workdir, runtime)
             pushed = push(stack.enter_context(registry(workdir, runtime)), wasm, workdir,
                           runtime=runtime)
             stack.enter_context(node)
@@ -432,9 +476,9 @@ def serve(runtime: str, addr: str | None = None, wasm: Path | None = None,
             cmd = wasmtime_serve_cmd(wasm, addr)
         elif runtime == "jco":
             cmd = [program("jco", runtime), "serve", "--host", host, "--port", port, str(wasm)]
-        elif runtime == "spin":
-            check_spin_toml_serves(wasm)
-            cmd = [program("spin", runtime), "up", "--from", str(SPIN_TOML), "--listen", addr,
+        elif runtime in ("spin", "spin-p3"):
+            check_spin_toml_serves(wasm, manifest_for(runtime))
+            cmd = [program("spin", runtime), "up", "--from", str(manifest_for(runtime)), "--listen", addr,
                    "--state-dir", str(workdir / "spin-state")]
             base_env = spin_env(workdir)
         elif runtime == "spin-oci":
@@ -536,7 +580,8 @@ def main() -> int:
     parser.add_argument("--not-run", action="store_true",
                         help="print why RUNTIME cannot run here and exit 3, or exit 0 when it can")
     parser.add_argument("--addr", help="host:port to listen on (default: a free 127.0.0.1 port)")
-    parser.add_argument("--wasm", type=Path, help="the component (default: $HEART_WASM or the build)")
+    parser.add_argument("--wasm", type=Path, help="the component (default: the runtime's build,"
+                        " $HEART_WASM or $HEART_WASM_P3 when set)")
     parser.add_argument("--log", type=Path, help="where the server's output goes (default: stdout)")
     args = parser.parse_args()
     if args.check:
@@ -572,8 +617,10 @@ NEEDS = {
     "wasmtime": ["wasmtime"],
     "jco": ["jco"],
     "spin": ["spin"],
+    "spin-p3": ["spin"],
     "spin-oci": ["spin", "docker-registry"],
     "shim": ["spin", "docker-registry", "containerd", "containerd-shim-spin-v2", "ctr"],
+    "shim-p3": ["spin", "docker-registry", "containerd", "containerd-shim-spin-v2", "ctr"],
     "workerd": ["node", "jco", "workerd"],
 }
 

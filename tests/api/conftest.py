@@ -5,9 +5,10 @@ import pytest
 import runtimes  # tests/runtimes.py: how each runtime starts and stops
 
 
-# The hosts the API checks run on: the plain wasi:http host, Spin on spin.toml, Spin on the
-# pushed OCI artifact, and SpinKube's node runtime (containerd-shim-spin under containerd).
-API_RUNTIMES = ["wasmtime", "spin", "spin-oci", "shim"]
+# The hosts the API checks run on: the plain wasi:http host, Spin on spin.toml (and, on Spin 4,
+# the wasi:http 0.3 build on spin-p3.toml), Spin on the pushed OCI artifact, and SpinKube's node
+# runtime (containerd-shim-spin under containerd; v0.25 runs the 0.3 build's artifact too).
+API_RUNTIMES = ["wasmtime", "spin", "spin-p3", "spin-oci", "shim", "shim-p3"]
 
 
 @pytest.fixture(scope="session", params=API_RUNTIMES)

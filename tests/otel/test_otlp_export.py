@@ -76,10 +76,11 @@ HISTOGRAMS = {"spin.component_cpu_time": "s", "spin.component_memory_used_on_ini
 # ---------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def spin_exporting_to(receiver: Receiver, **extra_env: str):
-    """`spin up` of the component with its OTLP exporter pointed at `receiver`."""
+def spin_exporting_to(receiver: Receiver, runtime: str = "spin", **extra_env: str):
+    """`spin up` of the component (`runtime`: spin, or spin-p3 for the wasi:http 0.3 build on
+    Spin 4) with its OTLP exporter pointed at `receiver`."""
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, **FAST_EXPORT, **extra_env}
-    with runtimes.serve("spin", env=env) as server:
+    with runtimes.serve(runtime, env=env) as server:
         yield server
 
 
@@ -246,13 +247,14 @@ def everything_arrived(sent: list[Sent]):
     return done
 
 
-def exported(requests: list[tuple], until_metrics: bool = False, **env: str) -> Run:
+def exported(requests: list[tuple], runtime: str = "spin", until_metrics: bool = False,
+             **env: str) -> Run:
     """`spin up` exporting to a local receiver: sends `requests` (method, path, body) and waits
     (bounded) until a span for each, and Spin's metrics if asked, have arrived."""
-    runtimes.require("spin")
+    runtimes.require(runtime)
     result = Run()
     with Receiver() as receiver:
-        with spin_exporting_to(receiver, **env) as server:
+        with spin_exporting_to(receiver, runtime, **env) as server:
             result.sent = [send(server.url, m, p, b) for m, p, b in requests]
             arrived = everything_arrived(result.sent)
             done = (lambda e: arrived(e) and bool(e["metrics"])) if until_metrics else arrived
@@ -264,9 +266,11 @@ def exported(requests: list[tuple], until_metrics: bool = False, **env: str) -> 
     return result
 
 
-@pytest.fixture(scope="module")
-def run() -> Run:
-    return exported([(m, p, b) for m, p, b, _ in REQUESTS])
+@pytest.fixture(scope="module", params=["spin", "spin-p3"])
+def run(request) -> Run:
+    """The export of one `spin up` run of REQUESTS: the wasi:http 0.2 build, then (Spin 4
+    only) the 0.3 build."""
+    return exported([(m, p, b) for m, p, b, _ in REQUESTS], request.param)
 
 
 def summary(run: Run) -> str:
@@ -414,7 +418,8 @@ def test_the_leak_check_would_see_a_leak():
 def named_run() -> Run:
     """A second, short run with OTEL_SERVICE_NAME set, and one request whose query string
     carries a patient value (the component ignores queries; Spin's span does not)."""
-    return exported([("GET", "/health?chol=417", None)], until_metrics=True, OTEL_SERVICE_NAME=APP)
+    return exported([("GET", "/health?chol=417", None)], until_metrics=True,
+                    OTEL_SERVICE_NAME=APP)
 
 
 def test_service_name_comes_from_otel_service_name(named_run: Run):

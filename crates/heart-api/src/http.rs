@@ -176,6 +176,11 @@ impl Response {
     pub fn body(&self) -> &[u8] {
         &self.body
     }
+
+    /// The body, for an edge that hands it to the host without copying.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
 }
 
 #[cfg(test)]

@@ -3,15 +3,17 @@
 //! Inference Protocol's endpoints and the log line's content — with [`respond`] as its face.
 //!
 //! It has no spin-sdk, wasi or wit-bindgen in it, so an edge for any host (the wasi:http 0.2
-//! component at the top of the repository, a wasi:http 0.3 one, a native server) reads a
+//! component at the top of the repository, the wasi:http 0.3 one in crates/edge-p3, a native
+//! server) reads a
 //! request its own way, calls [`respond`], and sends the [`Response`]; the fuzzer, the
 //! property tests and the benchmarks call the same function natively.
 //!
 //! The modules build on each other in one direction only, from the ground floor up:
 //!
 //! - [`http`]: the plain request and response types, and [`Method`];
-//! - [`answer`]: the answer builders (JSON, problem+json and their [`Status`]es), which the
-//!   edge's refusals use too;
+//! - [`answer`]: the answer builders (JSON, problem+json and their [`Status`]es);
+//! - [`body`]: the limits an edge applies while it reads a body, and its refusals (408, 413,
+//!   400): the same for every edge;
 //! - [`router`]: the matcher, over any table of routes;
 //! - [`endpoints`] (the native API) and [`oip`] (the Open Inference Protocol): one function per
 //!   endpoint;
@@ -21,6 +23,7 @@
 //! [`log`] builds the per-request log line from the request and its answer; the edge writes it.
 
 pub mod answer;
+pub mod body;
 pub mod endpoints;
 pub mod http;
 pub mod log;

@@ -32,11 +32,21 @@ pub fn repo() -> PathBuf {
         .expect("the repository's top")
 }
 
-/// The release component under test: `$HEART_WASM`, or the default build output.
+/// The wasi:http 0.2 release build: `$HEART_WASM`, or the default build output.
 pub fn wasm() -> PathBuf {
-    let path = std::env::var_os("HEART_WASM")
+    built("HEART_WASM", "target/heart_disease_api.wasm")
+}
+
+/// The wasi:http 0.3 release build (crates/edge-p3): `$HEART_WASM_P3`, or the default build
+/// output.
+pub fn wasm_p3() -> PathBuf {
+    built("HEART_WASM_P3", "target/heart_disease_api_p3.wasm")
+}
+
+fn built(var: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/heart_disease_api.wasm"));
+        .unwrap_or_else(|| repo().join(default));
     assert!(
         path.exists(),
         "{} is missing: build it with `make build` (or run `make test`)",
@@ -63,13 +73,17 @@ pub enum Runtime {
     Wasmtime,
     /// `jco serve`: the component transpiled to JavaScript, on Node.js.
     Jco,
-    /// `spin up` on the project's own spin.toml (Spin 3.6, as the SpinKube shim embeds).
+    /// `spin up` on the project's own spin.toml (Spin 3.6 or 4.0).
     Spin,
+    /// `spin up` on spin-p3.toml: the wasi:http 0.3 build, on Spin 4.
+    SpinP3,
     /// `spin registry push` to a loopback registry, then `spin up --from` that reference.
     SpinOci,
     /// The same artifact pulled by a private containerd and run by containerd-shim-spin,
     /// SpinKube's node runtime.
     Shim,
+    /// The wasi:http 0.3 build's artifact on containerd-shim-spin v0.25 or newer.
+    ShimP3,
     /// `workerd serve` (Cloudflare's Workers runtime) on the worker `edge/build.mjs` builds:
     /// the component transpiled by jco, answering through its own wasi:http handler.
     Workerd,
@@ -77,12 +91,14 @@ pub enum Runtime {
 
 impl Runtime {
     /// Every runtime, in `tests/runtimes.py`'s order.
-    pub const ALL: [Runtime; 6] = [
+    pub const ALL: [Runtime; 8] = [
         Runtime::Wasmtime,
         Runtime::Jco,
         Runtime::Spin,
+        Runtime::SpinP3,
         Runtime::SpinOci,
         Runtime::Shim,
+        Runtime::ShimP3,
         Runtime::Workerd,
     ];
 
@@ -92,9 +108,25 @@ impl Runtime {
             Runtime::Wasmtime => "wasmtime",
             Runtime::Jco => "jco",
             Runtime::Spin => "spin",
+            Runtime::SpinP3 => "spin-p3",
             Runtime::SpinOci => "spin-oci",
             Runtime::Shim => "shim",
+            Runtime::ShimP3 => "shim-p3",
             Runtime::Workerd => "workerd",
+        }
+    }
+
+    /// Whether it serves the wasi:http 0.3 build ([`wasm_p3`]) rather than the 0.2 one.
+    pub fn serves_p3(self) -> bool {
+        matches!(self, Runtime::SpinP3 | Runtime::ShimP3)
+    }
+
+    /// The build it serves.
+    pub fn wasm(self) -> PathBuf {
+        if self.serves_p3() {
+            wasm_p3()
+        } else {
+            wasm()
         }
     }
 
@@ -125,9 +157,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves [`wasm()`] on `runtime`; panics with the launcher's reason if it cannot.
+    /// Serves the runtime's build ([`Runtime::wasm`]) on `runtime`; panics with the
+    /// launcher's reason if it cannot.
     pub fn start(runtime: Runtime) -> Server {
-        Self::start_with(runtime, &wasm())
+        Self::start_with(runtime, &runtime.wasm())
     }
 
     /// Serves `wasm` on `runtime`; panics with the launcher's reason if it cannot.

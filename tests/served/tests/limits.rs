@@ -205,8 +205,9 @@ fn the_largest_batch_fits_under_the_body_limit() {
 // Served: body reading in the real component
 // ---------------------------------------------------------------------------------------
 
-/// The served checks on `wasmtime serve`, `spin up` and SpinKube's node runtime (what a pod
-/// does with a slow or oversized body), then the native parser limits.
+/// The served checks on `wasmtime serve`, `spin up` and SpinKube's node runtime, with the
+/// wasi:http 0.3 build too where Spin 4 and the v0.25 shim run (what a pod does with a slow or
+/// oversized body), then the native parser limits.
 fn main() -> std::process::ExitCode {
     let native = vec![
         native(
@@ -223,7 +224,13 @@ fn main() -> std::process::ExitCode {
         ),
     ];
     trials::run(
-        &[Runtime::Wasmtime, Runtime::Spin, Runtime::Shim],
+        &[
+            Runtime::Wasmtime,
+            Runtime::Spin,
+            Runtime::SpinP3,
+            Runtime::Shim,
+            Runtime::ShimP3,
+        ],
         CHECKS,
         native,
     )

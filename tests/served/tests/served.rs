@@ -40,7 +40,120 @@ const CHECKS: &[(&str, Check)] = &[
         "the_log_has_one_line_per_request_and_no_patient_values",
         the_log_has_one_line_per_request_and_no_patient_values,
     ),
+    (
+        "concurrent_requests_keep_to_their_own_answers_and_lines",
+        concurrent_requests_keep_to_their_own_answers_and_lines,
+    ),
 ];
+
+/// Many requests at once, each with its own patients, id and outcome, answer and log as if
+/// each were alone: every answer is, byte for byte, what the service gives that request
+/// natively ([`heart_api::respond`]), and every log line carries its own request's id,
+/// status and batch size, once. Spin 4 and the v0.25 shim serve the wasi:http 0.3 build with
+/// one instance for up to 16 requests at once, so this is where state carried from one
+/// request to another (an id, a buffer, a half-written line) would show.
+fn concurrent_requests_keep_to_their_own_answers_and_lines(s: &Server) {
+    const CLIENTS: usize = 16;
+    const PER_CLIENT: usize = 25;
+    const THAL: [u32; 3] = [3, 6, 7];
+    let mix = format!("mix-{}", s.runtime.name());
+    // Request n: 1-3 patients unlike anyone else's, every fifth one invalid (a 422).
+    let request = |n: usize| {
+        let patients: Vec<Value> = (0..1 + n % 3)
+            .map(|k| {
+                let mut p = json!({"age": 30 + (n + k) % 60, "sex": (n + k) % 2, "cp": 1 + n % 4,
+                    "trestbps": 100 + n % 90, "chol": 150 + n + k, "fbs": 0, "restecg": n % 3,
+                    "thalach": 90 + n % 100, "exang": k % 2, "oldpeak": (n % 40) as f64 / 10.0,
+                    "slope": 1 + n % 3, "ca": n % 4, "thal": THAL[n % 3]});
+                if n % 5 == 4 {
+                    p["cp"] = json!(9);
+                }
+                p
+            })
+            .collect();
+        let body = json!({ "instances": patients }).to_string().into_bytes();
+        (format!("{mix}-{n}"), body)
+    };
+    let expected = |id: &str, body: &[u8]| {
+        heart_api::respond(heart_api::Request::new(
+            heart_api::Method::Post,
+            "/predict",
+            vec![
+                ("content-type".into(), b"application/json".to_vec()),
+                ("x-request-id".into(), id.as_bytes().to_vec()),
+            ],
+            body.to_vec(),
+        ))
+    };
+    std::thread::scope(|scope| {
+        for client in 0..CLIENTS {
+            let (addr, request, expected) = (&s.addr, &request, &expected);
+            scope.spawn(move || {
+                for i in 0..PER_CLIENT {
+                    let (id, body) = request(client * PER_CLIENT + i);
+                    let want = expected(&id, &body);
+                    let got = heart_served::try_send(
+                        addr,
+                        &Req::post("/predict", body)
+                            .header("content-type", "application/json")
+                            .header("x-request-id", &id),
+                    )
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                    assert_eq!(got.status, want.status(), "{id}: {}", got.text());
+                    assert_eq!(got.body, want.body(), "{id}: another request's answer?");
+                    assert_eq!(got.header("x-request-id"), Some(id.as_str()));
+                    assert_eq!(
+                        got.header("x-batch-size"),
+                        want.header("x-batch-size"),
+                        "{id}"
+                    );
+                }
+            });
+        }
+    });
+    // A host may write a line a moment after its answer: wait for every one, then read them.
+    let total = CLIENTS * PER_CLIENT;
+    for n in 0..total {
+        s.wait_for_log(&format!("\"{mix}-{n}\""));
+    }
+    let log = s.log();
+    let mut seen = std::collections::HashMap::new();
+    for line in log.lines().filter(|l| l.contains(&format!("\"{mix}-"))) {
+        let entry: Value = serde_json::from_str(&line[line.find('{').unwrap_or(0)..])
+            .unwrap_or_else(|e| panic!("{:?}: a broken log line ({e}): {line}", s.runtime));
+        let id = entry["request_id"]
+            .as_str()
+            .expect("request_id")
+            .to_string();
+        let n: usize = id
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("the request's number");
+        let (_, body) = request(n);
+        let want = expected(&id, &body);
+        assert_eq!(entry["status"], want.status(), "{line}");
+        assert_eq!(
+            entry["batch_size"],
+            want.batch_size().unwrap_or(0),
+            "{line}"
+        );
+        assert_eq!(entry["path"], "/predict", "{line}");
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    assert_eq!(
+        seen.len(),
+        total,
+        "{:?}: a line for every request",
+        s.runtime
+    );
+    assert!(
+        seen.values().all(|&k| k == 1),
+        "{:?}: an id logged twice",
+        s.runtime
+    );
+}
 
 /// The model card's figures: each one the trainer drew, byte for byte, as SVG, and on the docs
 /// page; an unknown name is a problem+json 404 that lists the figures.
