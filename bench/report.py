@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -608,6 +609,38 @@ def render_edge(r: dict) -> str:
     return "\n".join(out)
 
 
+def render_compare(r: dict) -> str:
+    """bench/compare/RESULTS.md: `make bench-compare`, the component now against an earlier
+    commit's, interleaved round by round."""
+    p = r["params"]
+    names = [("before", f"before ({r['base']['rev']})"), ("now", "now"), ("hello", "hello (spin-sdk 5.2)")]
+    out = [
+        "# The component now against an earlier build, measured interleaved\n",
+        f"`make bench-compare`, {r['date']}, {r['machine']['cores']} cores; {p['wasmtime']} "
+        f"(`wasmtime serve`, precompiled), pinned to one core, wrk on the other; POST /predict of one "
+        f"patient at concurrency {p['conns']}; {p['rounds']} rounds, each build {p['seconds']} s after "
+        f"{p['warmup_s']} s of warm-up per round, the order rotating from round to round. "
+        "Rendered by bench/report.py from bench/compare/results.json.\n",
+    ]
+    rows = []
+    for key, label in names:
+        runs = r["runs"][key]
+        rows.append([label, f"{r['wasm_bytes'][key]:,}", f"{r['median_rps'][key]:.0f}",
+                     " / ".join(f"{x['rps']:.0f}" for x in runs),
+                     fmt_us(statistics.median(x["p99_us"] for x in runs))])
+    out += table(["build", ".wasm bytes", "median req/s", "req/s by round", "median p99"], "lrrrr", rows)
+    ratios = {k: r["ratio_to_hello"][k] for k in ("before", "now")}
+    out += ["", "Ours / hello in the same round (req/s):\n"]
+    out += table(["build", "median", "by round"], "lrr",
+                 [[label, f"{statistics.median(ratios[k]):.3f}", " / ".join(f"{x:.3f}" for x in ratios[k])]
+                  for k, label in names[:2]])
+    now_over_before = [n["rps"] / b["rps"] for n, b in zip(r["runs"]["now"], r["runs"]["before"])]
+    out += ["", f"Now / before in the same round: median {statistics.median(now_over_before):.3f} "
+            f"(range {min(now_over_before):.3f}–{max(now_over_before):.3f}); .wasm "
+            f"{r['wasm_bytes']['now'] - r['wasm_bytes']['before']:+,} bytes.\n"]
+    return "\n".join(out)
+
+
 def baseline_line(name: str, describe) -> list[str]:
     """One line on the same bench before the redesign (bench/baseline/NAME), if it is there."""
     path = BASELINE / name
@@ -636,7 +669,7 @@ def main() -> int:
         written.append(results_md)
         for label, value, ok in targets(r):
             print(f"  {re.sub(r'[*]', '', verdict(ok)):>14}  {label}: {value}")
-    for sub, render in (("shim", render_shim), ("edge", render_edge)):
+    for sub, render in (("shim", render_shim), ("edge", render_edge), ("compare", render_compare)):
         src = BENCH / sub / "results.json"
         if src.exists():
             (BENCH / sub / "RESULTS.md").write_text(render(json.loads(src.read_text())))

@@ -11,7 +11,8 @@
 #      spin-operator chart, and the containerd-shim-spin SpinAppExecutor
 # Every step is idempotent: run it again to repair or confirm a setup (it also moves a
 # setup made by the earlier kwasm version of this script over). Versions are pinned
-# below; override one through the environment (e.g. SHIM_VERSION=v0.24.0).
+# below; override one through the environment (e.g. SHIM_VERSION=v0.24.0, the Spin 3.6 shim:
+# then push with `make push SHIM_VERSION=v0.24.0`, which pushes the wasi:http 0.2 build).
 # Needs: minikube, kubectl, helm on PATH, and a Minikube driver (docker, kvm2, ...).
 set -euo pipefail
 
@@ -19,7 +20,7 @@ set -euo pipefail
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.32.0}"
 CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.20.0}"
 RUNTIME_CLASS_MANAGER_VERSION="${RUNTIME_CLASS_MANAGER_VERSION:-0.2.0}"
-SHIM_VERSION="${SHIM_VERSION:-v0.24.0}"
+SHIM_VERSION="${SHIM_VERSION:-v0.25.1}"
 SPIN_OPERATOR_VERSION="${SPIN_OPERATOR_VERSION:-0.6.1}"
 
 # --- settings -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ BENCH_NICE ?= $(if $(filter 0,$(shell id -u)),-10,0)
 # Debian packages: wrk drives the load; perf profiles (optional: without it the profile is skipped).
 BENCH_APT := wrk linux-perf
 
-.PHONY: bench bench-report bench-tools bench-build
+.PHONY: bench bench-report bench-tools bench-build bench-compare
 bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RSS, cold start, size (wasmtime serve, then Spin and the shim, then workerd); writes bench/*results.json and bench/*RESULTS.md
 	WASM=$(WASM) CWASM=$(CWASM) HELLO_WASM=$(HELLO_WASM) HELLO_CWASM=$(HELLO_CWASM) \
 	  NATIVE=$(NATIVE) SYMBOLS_CWASM=$(SYMBOLS_CWASM) BENCH_NICE=$(BENCH_NICE) \
@@ -39,6 +39,15 @@ bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RS
 	$(MAKE) --no-print-directory bench-shim bench-edge
 
 bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (bench/soak's too, and bench/notes.md), without measuring
+	python3 bench/report.py
+
+# A redesign judged against the build before it, on the same machine in the same minutes: the
+# two components (and the hello fixture) take turns, round after round (bench/compare/run.py).
+BENCH_COMPARE_BASE ?= cbf81e3
+bench-compare: build wasmtime jco bench-tools ## the component now against BENCH_COMPARE_BASE's build (default cbf81e3), interleaved, ours/hello at c=16 and .wasm sizes; writes bench/compare/results.json and RESULTS.md
+	cargo build --release --target $(WASM_TARGET) -p bench-hello
+	WASM=$(WASM) HELLO_WASM=$(HELLO_WASM) WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
+	  BENCH_NICE=$(BENCH_NICE) BENCH_COMPARE_BASE=$(BENCH_COMPARE_BASE) python3 bench/compare/run.py
 	python3 bench/report.py
 
 bench-tools:

@@ -42,7 +42,7 @@ def test_strict_mode_and_pins():
         "KUBERNETES_VERSION": "v1.32.0",
         "CERT_MANAGER_VERSION": "v1.20.0",
         "RUNTIME_CLASS_MANAGER_VERSION": "0.2.0",
-        "SHIM_VERSION": "v0.24.0",
+        "SHIM_VERSION": "v0.25.1",
         "SPIN_OPERATOR_VERSION": "0.6.1",
     }
     assert "--container-runtime=containerd" in text
@@ -169,7 +169,7 @@ def test_dry_run_follows_the_documented_steps(run_setup):
     for arch, p in platforms.items():
         assert p["os"] == "linux" and "sha256" not in p
         assert p["location"].endswith(
-            f"/containerd-shim-spin/releases/download/v0.24.0/containerd-shim-spin-v2-linux-{arch}.tar.gz")
+            f"/containerd-shim-spin/releases/download/v0.25.1/containerd-shim-spin-v2-linux-{arch}.tar.gz")
 
 
 def test_dry_run_options_and_migration(run_setup):

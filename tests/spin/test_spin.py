@@ -79,6 +79,24 @@ def test_the_same_sources_push_to_the_same_digest(registry):
     assert first.digest == second.digest
 
 
+@pytest.mark.parametrize("shim, wasm, build", [
+    (None, runtimes.DEFAULT_WASM_P3, "wasi:http 0.3"),  # the default: v0.25.1, Spin 4
+    ("v0.25.0", runtimes.DEFAULT_WASM_P3, "wasi:http 0.3"),
+    ("v0.24.0", WASM, "wasi:http 0.2"),
+])
+def test_make_push_picks_the_build_the_shim_runs(registry, shim, wasm, build):
+    """Shims from v0.25 embed Spin 4, which runs the wasi:http 0.3 build; older ones (Spin 3)
+    get the 0.2 build. `make push` says which it pushed, and the registry holds that build."""
+    host, workdir = registry
+    tag = f"picks-{shim or 'default'}"
+    out = runtimes.run(["make", "--no-print-directory", "push", f"REGISTRY={host}", f"IMAGE_TAG={tag}",
+                        "WASM_BUILD_TARGET=", f"PUSHED={workdir / 'pushed'}", "MINIKUBE=false",
+                        *([f"SHIM_VERSION={shim}"] if shim else [])],
+                       "make push", env=runtimes.spin_env(workdir), cwd=REPO)
+    assert f"the {build} build, for containerd-shim-spin {shim or 'v0.25.1'}" in out, out
+    runtimes.pushed_artifact(host, runtimes.APP, tag, wasm)  # its one wasm layer is that build
+
+
 def test_make_push_needs_a_registry():
     proc = subprocess.run(["make", "--no-print-directory", "push", "WASM_BUILD_TARGET="], cwd=REPO,
                           capture_output=True, text=True)

@@ -1,7 +1,9 @@
-//! The component asks its host for nothing beyond HTTP, streams, CLI basics, randomness and
+//! Both builds ask their host for nothing beyond HTTP, streams, CLI basics, randomness and
 //! clocks: no filesystem, no sockets, no Spin-only interfaces, so every wasi:http 0.2 host
-//! (Spin, the SpinKube shim, wasmtime serve, jco) can run it.
+//! (Spin, the SpinKube shim, wasmtime serve, jco) can run the 0.2 build, and Spin 4 and the
+//! v0.25 shim the 0.3 build.
 
+use std::path::Path;
 use std::process::Command;
 
 const ALLOWED: [&str; 5] = [
@@ -12,10 +14,10 @@ const ALLOWED: [&str; 5] = [
     "wasi:clocks/",
 ];
 
-fn world() -> String {
+fn world(wasm: &Path) -> String {
     let out = Command::new(heart_served::jco())
         .arg("wit")
-        .arg(heart_served::wasm())
+        .arg(wasm)
         .output()
         .expect("run jco wit");
     assert!(
@@ -33,9 +35,8 @@ fn items<'a>(wit: &'a str, keyword: &str) -> Vec<&'a str> {
         .collect()
 }
 
-#[test]
-fn imports_only_http_io_cli_random_clocks() {
-    let wit = world();
+fn imports_only_http_io_cli_random_clocks(wasm: &Path) {
+    let wit = world(wasm);
     let imports = items(&wit, "import ");
     assert!(!imports.is_empty(), "no imports found in:\n{wit}");
     let foreign: Vec<&&str> = imports
@@ -49,10 +50,32 @@ fn imports_only_http_io_cli_random_clocks() {
 }
 
 #[test]
-fn exports_the_wasi_http_0_2_handler() {
-    let wit = world();
+fn the_0_2_build_imports_only_http_io_cli_random_clocks() {
+    imports_only_http_io_cli_random_clocks(&heart_served::wasm());
+}
+
+#[test]
+fn the_0_3_build_imports_only_http_io_cli_random_clocks() {
+    imports_only_http_io_cli_random_clocks(&heart_served::wasm_p3());
+}
+
+#[test]
+fn the_0_2_build_exports_the_wasi_http_0_2_handler() {
+    let wit = world(&heart_served::wasm());
     assert!(
         items(&wit, "export ").contains(&"wasi:http/incoming-handler@0.2.0"),
+        "{wit}"
+    );
+}
+
+/// The handler of the release candidate Spin 4.0 and containerd-shim-spin v0.25 load
+/// (spin-sdk 6.0.0); the final 0.3.0 (spin-sdk 7) does not load there.
+#[test]
+fn the_0_3_build_exports_the_wasi_http_0_3_rc_handler() {
+    let wit = world(&heart_served::wasm_p3());
+    assert_eq!(
+        items(&wit, "export "),
+        ["wasi:http/handler@0.3.0-rc-2026-03-15"],
         "{wit}"
     );
 }
