@@ -75,7 +75,7 @@ bench-build: rust-targets build wasmtime
 # the chart's resources are checked against results.json.
 .PHONY: bench-shim
 bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md
-	cargo build --release --target $(WASM_TARGET) -p bench-hello
+	cargo build --release --target $(WASM_TARGET) -p bench-hello -p bench-hello-p3
 	WRK=$$(command -v wrk) python3 bench/shim/run.py
 	python3 bench/report.py
 

@@ -48,6 +48,19 @@ import result as bench_result  # noqa: E402  (post.lua's result line; results.js
 HELLO_TOML = HERE / "spin.toml"
 HELLO_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello.wasm"
 HELLO_REPO = "bench-hello"
+# The wasi:http 0.3 hello (bench/hello-p3), measured beside our 0.3 build where Spin 4 and a
+# v0.25 shim run it.
+HELLO_P3_TOML = HERE / "spin-p3.toml"
+HELLO_P3_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello_p3.wasm"
+HELLO_P3_REPO = "bench-hello-p3"
+# Spin 4's instance reuse settings tried on our 0.3 build under `spin up` (its defaults for a
+# 0.3 component: 128 requests per instance, 16 at once, 1 s idle).
+REUSE = {
+    "default": (),
+    "no_reuse": ("--max-instance-reuse-count", "1", "--max-instance-concurrent-reuse-count", "1"),
+    "serial_reuse": ("--max-instance-concurrent-reuse-count", "1"),
+    "reuse_1024": ("--max-instance-reuse-count", "1024"),
+}
 # POSTs the file named after `--`, or GETs when none is given.
 WRK_LUA = REPO / "bench" / "load" / "post.lua"
 CHART = REPO / "helm" / "heart-disease-api"
@@ -72,15 +85,17 @@ def loadavg() -> str:
 # The hello fixture as a Spin artifact (runtimes.push only pushes the project's spin.toml)
 # ---------------------------------------------------------------------------------------------
 
-def push_hello(host: str, workdir: Path) -> rt.Pushed:
-    """`spin registry push` of bench/shim/spin.toml, checked as runtimes.push checks ours."""
-    if not HELLO_WASM.is_file():
-        raise RuntimeError(f"{HELLO_WASM.relative_to(REPO)} is missing: "
-                           "cargo build --release --target wasm32-wasip2 -p bench-hello")
-    ref = f"{host}/{HELLO_REPO}:shim"
-    rt.run([rt.program("spin", "shim"), "registry", "push", "--insecure", "--from", str(HELLO_TOML), ref],
+def push_hello(host: str, workdir: Path, toml: Path = HELLO_TOML, wasm: Path = HELLO_WASM,
+               repo: str = HELLO_REPO) -> rt.Pushed:
+    """`spin registry push` of a hello fixture's manifest (bench/shim/spin.toml, or
+    spin-p3.toml), checked as runtimes.push checks ours."""
+    if not wasm.is_file():
+        raise RuntimeError(f"{wasm.relative_to(REPO)} is missing: "
+                           f"cargo build --release --target wasm32-wasip2 -p {repo}")
+    ref = f"{host}/{repo}:shim"
+    rt.run([rt.program("spin", "shim"), "registry", "push", "--insecure", "--from", str(toml), ref],
            "spin registry push (hello)", env=rt.spin_env(workdir), cwd=REPO)
-    return rt.pushed_artifact(host, HELLO_REPO, "shim", HELLO_WASM)
+    return rt.pushed_artifact(host, repo, "shim", wasm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,11 +269,12 @@ class SpinUp:
 
 
 @contextlib.contextmanager
-def spin_up(toml: Path, name: str, workdir: Path) -> Iterator[SpinUp]:
-    """`spin up` of a spin.toml on a free 127.0.0.1 port, ready (/health) for the block."""
+def spin_up(toml: Path, name: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iterator[SpinUp]:
+    """`spin up` of a spin.toml on a free 127.0.0.1 port (with `extra` trigger options), ready
+    (/health) for the block."""
     addr = f"127.0.0.1:{rt.free_port()}"
     cmd = [rt.program("spin", "spin"), "up", "--from", str(toml), "--listen", addr,
-           "--state-dir", str(workdir / f"{name}-state")]
+           "--state-dir", str(workdir / f"{name}-state"), *extra]
     with rt.launched(cmd, addr, workdir / f"{name}.log", "spin up", env=rt.spin_env(workdir),
                      poll_s=0.005) as srv:
         # `spin up` runs the HTTP trigger in a child process: count and pin the whole tree.
@@ -364,7 +380,8 @@ def main() -> int:
             "containerd": rt.run(["containerd", "--version"], "containerd").split()[2],
             "ctr": rt.run(["ctr", "--version"], "ctr").split()[-1],
             "spin": rt.run(["spin", "--version"], "spin").split()[1],
-            "shim": "containerd-shim-spin v0.24.0",
+            "shim": "containerd-shim-spin v" + ".".join(
+                map(str, rt.program_version(rt.program("containerd-shim-spin-v2", "shim")) or ("?",))),
             "wrk": "wrk " + (subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1:2] or ["?"])[0],
         },
         "params": {"seconds": SECONDS, "warmup": WARMUP, "starts": STARTS,
@@ -382,6 +399,16 @@ def main() -> int:
         hello = push_hello(host, work)
         r["images"] = {"ours": {"digest": ours.digest, "wasm_bytes": rt.DEFAULT_WASM.stat().st_size},
                        "hello": {"digest": hello.digest, "wasm_bytes": HELLO_WASM.stat().st_size}}
+        # The wasi:http 0.3 builds, where the shim (v0.25+) runs them.
+        shim_p3 = rt.not_run("shim-p3") is None
+        r["p3"] = {"shim": shim_p3, "spin": rt.not_run("spin-p3") is None,
+                   "not_run": {k: rt.not_run(k) for k in ("spin-p3", "shim-p3") if rt.not_run(k)}}
+        if shim_p3:
+            ours_p3 = rt.push(host, rt.DEFAULT_WASM_P3, work, tag="shim-p3", runtime="shim-p3")
+            hello_p3 = push_hello(host, work, HELLO_P3_TOML, HELLO_P3_WASM, HELLO_P3_REPO)
+            r["images"]["ours_p3"] = {"digest": ours_p3.digest,
+                                      "wasm_bytes": rt.DEFAULT_WASM_P3.stat().st_size}
+            r["images"]["hello_p3"] = {"digest": hello_p3.digest, "wasm_bytes": HELLO_P3_WASM.stat().st_size}
 
         # 1. Start times: a fresh containerd (empty content store) per sample.
         starts = {"first": [], "second": [], "pull_s": []}
@@ -403,12 +430,13 @@ def main() -> int:
         # debug: the shim logs its "peak memory" lines (level info) only when containerd passes
         # it -debug; it logs nothing per request, only the compiler's lines once at precompile.
         node = stack.enter_context(rt.Containerd(work / "load", debug=True))
-        node.pull(ours.pinned)
-        node.pull(hello.pinned)
+        images = {"ours": ours, "hello": hello, **({"ours_p3": ours_p3, "hello_p3": hello_p3} if shim_p3 else {})}
+        for image in images.values():
+            node.pull(image.pinned)
         # One start of each first: the shim precompiles the layers (its peak memory then is
         # recorded apart), so that every measured container below loads the precompiled layer.
         r["precompile"] = {}
-        for key, image in (("ours", ours), ("hello", hello)):
+        for key, image in images.items():
             app = App(node, image.pinned, f"precompile-{key}", work)
             mem = app.memory()
             lines = app.stop()
@@ -421,6 +449,12 @@ def main() -> int:
             ("ours_c64", ours, "one", 64, ()),
             ("ours_batch1000_c4", ours, "batch", 4, ()),
         ]
+        if shim_p3:
+            cases += [
+                ("ours_p3_c16", ours_p3, "one", 16, ()),
+                ("hello_p3_c16", hello_p3, "hello", 16, ()),
+                ("ours_p3_c64", ours_p3, "one", 64, ()),
+            ]
         r["limits"] = {}
         for env_name in ("dev", "prod"):
             res = chart_resources(CHART / f"values-{env_name}.yaml")
@@ -446,15 +480,30 @@ def main() -> int:
             log(f"  peak: shim log {res['shim_peak_kib']} kB, VmHWM sum {m['vmhwm_kib_sum']} kB, "
                 f"cgroup max {m['memory_max_usage_bytes']} B (limit {m['memory_limit_bytes']}, "
                 f"quota {m['cfs_quota_us']}/{m['cfs_period_us']})")
-        # 4. The same two apps under `spin up`, the runtime the shim embeds, alike.
+        # 4. The same apps under `spin up` (the Spin on PATH; the shim embeds its own), alike;
+        # on Spin 4 the 0.3 builds too, and our 0.3 build under Spin 4's reuse settings.
         r["spin"] = {}
-        for key, toml, kind in (("ours_c16", rt.SPIN_TOML, "one"), ("hello_c16", HELLO_TOML, "hello")):
-            log(f"spin up {key}")
-            with spin_up(toml, f"spin-{key}", work) as app:
+        spin_cases = [("ours_c16", rt.SPIN_TOML, "one", ()), ("hello_c16", HELLO_TOML, "hello", ())]
+        if r["p3"]["spin"]:
+            spin_cases += [("ours_p3_c16", rt.SPIN_P3_TOML, "one", ()),
+                           ("hello_p3_c16", HELLO_P3_TOML, "hello", ())]
+            spin_cases += [(f"ours_p3_c16_{name}", rt.SPIN_P3_TOML, "one", args)
+                           for name, args in REUSE.items() if name != "default"]
+        for key, toml, kind, extra in spin_cases:
+            log(f"spin up {key} {' '.join(extra)}")
+            with spin_up(toml, f"spin-{key}", work, extra) as app:
                 r["spin"][key] = load(app, kind, 16, bodies)
+                r["spin"][key]["vmhwm_kib_sum"] = sum(status_kib(pid, "VmHWM") or 0 for pid in app.pids)
+                r["spin"][key]["spin_args"] = list(extra)
         r["spin_ratio_ours_hello_rps"] = r["spin"]["ours_c16"]["rps"] / r["spin"]["hello_c16"]["rps"]
         r["spin_ratio_ours_hello_cpu"] = (r["spin"]["hello_c16"]["cpu_ms_per_req"]
                                           / r["spin"]["ours_c16"]["cpu_ms_per_req"])
+        for where, runs in (("spin", r["spin"]), ("shim", r["cases"])):
+            if "ours_p3_c16" in runs:
+                p3, h3, p2 = runs["ours_p3_c16"], runs["hello_p3_c16"], runs["ours_c16"]
+                r[f"{where}_p3"] = {"ours_p3_over_hello_p3_rps": p3["rps"] / h3["rps"],
+                                    "ours_p3_over_ours_p2_rps": p3["rps"] / p2["rps"],
+                                    "hello_p3_over_hello_p2_rps": h3["rps"] / runs["hello_c16"]["rps"]}
     r["machine"]["load_end"] = loadavg()
     c16, h16 = r["cases"]["ours_c16"], r["cases"]["hello_c16"]
     r["ratio_ours_hello_rps"] = c16["rps"] / h16["rps"]
