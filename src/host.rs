@@ -191,15 +191,7 @@ const WRITE_CHUNK: usize = 4096;
 /// (every header the component sets is plain ASCII) or the client has gone; the host then ends
 /// the exchange, and there is nobody left to tell.
 pub fn send(response: Response, out: ResponseOutparam) {
-    let headers: Vec<(String, Vec<u8>)> = response
-        .headers()
-        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
-        .chain([(
-            "content-length".to_string(),
-            response.body().len().to_string().into_bytes(),
-        )])
-        .collect();
-    let Ok(fields) = Fields::from_list(&headers) else {
+    let Ok(fields) = Fields::from_list(&response.wire_headers()) else {
         return;
     };
     let outgoing = OutgoingResponse::new(fields);

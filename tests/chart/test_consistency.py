@@ -232,6 +232,30 @@ def test_readme_documents_every_value():
     assert not unknown, f"README rows for values that do not exist: {sorted(unknown)}"
 
 
+def test_readme_defaults_are_the_values():
+    """The README's Default column is each value as values.yaml sets it (compact JSON), so the
+    table cannot drift from the chart (it once said 128Mi/512Mi where the chart sets
+    64Mi/128Mi). Rows that abbreviate a long list (`…`) are checked by their first items."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    readme = (CHART / "README.md").read_text().split("\n## Values\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| [^|]+ \| `(.*?)` \|", readme, re.MULTILINE)
+    assert len(rows) > 20, "the Values table was not found"
+    for key, default in rows:
+        value = values
+        for part in key.split("."):
+            value = value[part]
+        if "…" in default:
+            shown = [item.strip() for item in default.strip("[]").split(",")]
+            cut = shown.index("…")
+            head, tail = shown[:cut], shown[cut + 1:]
+            assert head == [str(v) for v in value[:len(head)]] \
+                and tail == [str(v) for v in value[len(value) - len(tail):]], \
+                f"{key}: README {default}, values.yaml {value}"
+        else:
+            assert default == json.dumps(value, separators=(",", ":")), \
+                f"{key}: README says {default}, values.yaml sets {json.dumps(value)}"
+
+
 def test_every_value_has_a_comment():
     """values*.yaml (helm-docs style): a `# --` comment above every value. A key whose
     block is a group of values (no `# --` comment, children below) needs none itself;

@@ -17,15 +17,7 @@ use spin_sdk::wasip3::{spawn, wit_future, wit_stream};
 /// The host's response for `response`, its body on its way. An error only if the host
 /// refuses a header (every header the service sets is plain ASCII).
 pub fn response(response: Response) -> Result<HostResponse, ErrorCode> {
-    let headers: Vec<(String, Vec<u8>)> = response
-        .headers()
-        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
-        .chain([(
-            "content-length".to_string(),
-            response.body().len().to_string().into_bytes(),
-        )])
-        .collect();
-    let fields = Fields::from_list(&headers)
+    let fields = Fields::from_list(&response.wire_headers())
         .map_err(|e| ErrorCode::InternalError(Some(format!("a response header: {e:?}"))))?;
     let status = response.status();
     let (mut writer, contents) = wit_stream::new::<u8>();

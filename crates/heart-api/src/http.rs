@@ -164,6 +164,18 @@ impl Response {
         self.headers.iter().map(|(k, v)| (*k, v.as_str()))
     }
 
+    /// The headers as an edge hands them to its host, in one list: every header set, then
+    /// the body's `content-length` (every answer declares it, `HEAD`'s included).
+    pub fn wire_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.headers()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .chain([(
+                "content-length".to_string(),
+                self.body.len().to_string().into_bytes(),
+            )])
+            .collect()
+    }
+
     /// Sets header `name` (lower case), replacing any value it had.
     pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
         let value = value.into();
@@ -222,6 +234,18 @@ mod tests {
         assert_eq!(
             headers,
             [("content-type", "application/json"), ("x-batch-size", "2")]
+        );
+    }
+
+    #[test]
+    fn the_wire_headers_end_with_the_body_length() {
+        let r = Response::new(404, "application/problem+json", b"{}".to_vec());
+        assert_eq!(
+            r.wire_headers(),
+            [
+                ("content-type".into(), b"application/problem+json".to_vec()),
+                ("content-length".into(), b"2".to_vec())
+            ]
         );
     }
 }

@@ -10,7 +10,10 @@ use heart_wire::example;
 use libtest_mimic::{Arguments, Completion, Trial};
 
 fn main() -> std::process::ExitCode {
-    let trial = match [Runtime::Spin, Runtime::SpinP3].into_iter().find_map(not_run) {
+    let trial = match [Runtime::Spin, Runtime::SpinP3]
+        .into_iter()
+        .find_map(not_run)
+    {
         Some(why) => {
             let name = "spin-p3::answers_equal_the_wasi_http_0_2_build";
             Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why)))
@@ -61,7 +64,10 @@ fn requests() -> Vec<Req> {
     };
     requests.extend([
         json("/predict", patient.clone()),
-        json("/predict", format!(r#"{{"instances": [{patient}, {patient}]}}"#)),
+        json(
+            "/predict",
+            format!(r#"{{"instances": [{patient}, {patient}]}}"#),
+        ),
         json("/predict", patient.replace(r#""cp":"#, r#""cp":9,"x":"#)),
         json("/predict", "{".into()),
         json("/predict", format!("[{patient}]")),
@@ -80,7 +86,10 @@ fn requests() -> Vec<Req> {
             &format!("{version}/infer"),
             infer(3, r#""parameters": {"binary_data_output": true}, "#),
         ),
-        json(&format!("{model}/infer"), infer(1, "").replace("13]", "12]")),
+        json(
+            &format!("{model}/infer"),
+            infer(1, "").replace("13]", "12]"),
+        ),
         json("/v2/models/other/infer", infer(1, "")),
     ]);
     requests
