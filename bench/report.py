@@ -400,7 +400,50 @@ SHIM_CASES = {
     "ours_batch1000_c4": ("ours", "POST /predict, batch of 1000, c=4"),
     "ours_c16_dev_limits": ("ours, dev limits", "POST /predict, 1 patient, c=16"),
     "ours_c16_prod_limits": ("ours, prod limits", "POST /predict, 1 patient, c=16"),
+    "ours_p3_c16": ("ours, wasi:http 0.3", "POST /predict, 1 patient, c=16"),
+    "hello_p3_c16": ("hello fixture, wasi:http 0.3", "GET /, c=16"),
+    "ours_p3_c64": ("ours, wasi:http 0.3", "POST /predict, 1 patient, c=64"),
+    "ours_p3_c16_no_reuse": ("ours, wasi:http 0.3, no reuse", "POST /predict, 1 patient, c=16"),
+    "ours_p3_c16_serial_reuse": ("ours, wasi:http 0.3, reuse one at a time", "POST /predict, 1 patient, c=16"),
+    "ours_p3_c16_reuse_1024": ("ours, wasi:http 0.3, 1024 requests per instance", "POST /predict, 1 patient, c=16"),
 }
+# Spin 4's trigger options for each reuse case of bench/shim/run.py (REUSE there).
+REUSE_NOTE = ("no reuse: `--max-instance-reuse-count 1 --max-instance-concurrent-reuse-count 1`; one at a "
+              "time: `--max-instance-concurrent-reuse-count 1`; 1024: `--max-instance-reuse-count 1024`; "
+              "Spin 4's defaults for a 0.3 component: 128 requests per instance, 16 at once, 1 s idle")
+
+
+def render_p3(r: dict) -> list[str]:
+    """The wasi:http 0.3 build beside the 0.2 one, and the hellos of both, on Spin 4 (`spin up`)
+    and the v0.25 shim: the ratios issue 21 asks for."""
+    if not r.get("p3"):
+        return []
+    out = ["## The wasi:http 0.3 build beside the 0.2 build (c=16)\n"]
+    for why in r["p3"].get("not_run", {}).values():
+        out.append(f"- not run: {why}")
+    rows = []
+    for where, runs, label in (("spin", r.get("spin", {}), f"`spin up` (Spin {r['versions']['spin']})"),
+                               ("shim", r.get("cases", {}), r["versions"]["shim"])):
+        for key in ("ours_p3_c16", "hello_p3_c16", "ours_c16", "hello_c16", "ours_p3_c16_no_reuse",
+                    "ours_p3_c16_serial_reuse", "ours_p3_c16_reuse_1024", "ours_p3_c64"):
+            if key in runs:
+                c = runs[key]
+                mem = c.get("vmhwm_kib_sum") or (c.get("memory") or {}).get("vmhwm_kib_sum")
+                rows.append([label, SHIM_CASES[key][0], SHIM_CASES[key][1], f"{c['rps']:,.0f}",
+                             fmt_us(c["p50_us"]), fmt_us(c["p99_us"]), c["status"] + c["socket_errors"],
+                             f"{c['cpu_ms_per_req'] * 1000:.0f} µs", mib(mem)])
+    out += table(["runtime", "app", "load", "req/s", "p50", "p99", "errors", "CPU per request",
+                  "VmHWM (sum of the processes)"], "llllrrrrr", rows)
+    for where in ("spin", "shim"):
+        q = r.get(f"{where}_p3")
+        if q:
+            out.append(f"- {where}: our 0.3 build / the 0.3 hello **{q['ours_p3_over_hello_p3_rps']:.3f}** "
+                       f"(target ≥ 0.9: {verdict(q['ours_p3_over_hello_p3_rps'] >= 0.9)}); our 0.3 build / "
+                       f"our 0.2 build **{q['ours_p3_over_ours_p2_rps']:.3f}** (target ≥ 1.4: "
+                       f"{verdict(q['ours_p3_over_ours_p2_rps'] >= 1.4)}); 0.3 hello / 0.2 hello "
+                       f"{q['hello_p3_over_hello_p2_rps']:.3f}.")
+    out.append(f"\nReuse settings ({REUSE_NOTE}).\n")
+    return out
 
 
 def youki_pids(case: dict) -> list[str]:
@@ -473,6 +516,7 @@ def render_shim(r: dict) -> str:
         f"ours / hello under the shim {b['ratio_ours_hello_rps']:.3f} in req/s"
         + (f", under `spin up` {b['spin_ratio_ours_hello_rps']:.3f}" if "spin_ratio_ours_hello_rps" in b else "")))
 
+    out += render_p3(r)
     out += ["## Resources of ours (one container per row)\n"]
     rows = []
     for key in ("ours_c16", "ours_c64", "ours_batch1000_c4", "hello_c16"):
