@@ -95,7 +95,9 @@ async fn read_body(
     declared: Option<u64>,
     arrived: u64,
 ) -> Result<Vec<u8>, Refusal> {
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    // Room for the declared body (a read fills only spare capacity), or for one byte when
+    // none is declared: a request without a body (every GET) then costs no larger buffer.
+    let mut body = Vec::with_capacity(declared.map_or(1, |n| n as usize).max(1));
     let mut quiet_since = None;
     loop {
         if body.len() == body.capacity() {
