@@ -356,6 +356,30 @@ pub enum Body {
     Chunked { chunk: Vec<u8>, chunks: usize },
 }
 
+/// Every path a GET answers, and three it refuses (a missing figure, another model, an unknown
+/// path): the routes the HEAD check and the two builds' comparison walk.
+pub fn get_paths() -> Vec<String> {
+    let model = "/v2/models/heart-disease";
+    let version = format!("{model}/versions/{}", heart_model::MODEL_VERSION);
+    vec![
+        "/health".to_string(),
+        "/model".into(),
+        "/model/figures/roc.svg".into(),
+        "/model/figures/none.svg".into(),
+        "/openapi.json".into(),
+        "/docs".into(),
+        "/v2".into(),
+        "/v2/health/live".into(),
+        "/v2/health/ready".into(),
+        model.into(),
+        format!("{model}/ready"),
+        version.clone(),
+        format!("{version}/ready"),
+        "/v2/models/other".into(),
+        "/nowhere".into(),
+    ]
+}
+
 /// A request to send.
 #[derive(Debug, Clone)]
 pub struct Req {
@@ -417,6 +441,19 @@ impl std::fmt::Debug for Resp {
 }
 
 impl Resp {
+    /// Every header but the host's own `date`, sorted: what two answers to the same request
+    /// share, whichever host or build gave them.
+    pub fn comparable_headers(&self) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| k != "date")
+            .cloned()
+            .collect();
+        headers.sort();
+        headers
+    }
+
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -5,7 +5,7 @@
 
 use heart_model::MODEL_VERSION;
 use heart_served::trials::{native, not_run};
-use heart_served::{Body, Req, Resp, Runtime, Server};
+use heart_served::{Body, Req, Runtime, Server};
 use heart_wire::example;
 use libtest_mimic::{Arguments, Completion, Trial};
 
@@ -31,26 +31,10 @@ fn main() -> std::process::ExitCode {
 fn requests() -> Vec<Req> {
     let model = "/v2/models/heart-disease";
     let version = format!("{model}/versions/{MODEL_VERSION}");
-    let mut requests: Vec<Req> = [
-        "/health",
-        "/model",
-        "/model/figures/roc.svg",
-        "/model/figures/none.svg",
-        "/openapi.json",
-        "/docs",
-        "/v2",
-        "/v2/health/live",
-        "/v2/health/ready",
-        model,
-        &format!("{model}/ready"),
-        &version,
-        &format!("{version}/ready"),
-        "/v2/models/other",
-        "/nowhere",
-    ]
-    .iter()
-    .flat_map(|path| [Req::get(path), Req::new("HEAD", path)])
-    .collect();
+    let mut requests: Vec<Req> = heart_served::get_paths()
+        .iter()
+        .flat_map(|path| [Req::get(path), Req::new("HEAD", path)])
+        .collect();
     let patient = example::patient_json();
     let row = example::row_json();
     let json = |path: &str, body: String| {
@@ -99,26 +83,14 @@ fn requests() -> Vec<Req> {
         .collect()
 }
 
-/// Everything but the host's own `date`.
-fn comparable(r: &Resp) -> (u16, Vec<(String, String)>, &[u8]) {
-    let mut headers: Vec<(String, String)> = r
-        .headers
-        .iter()
-        .filter(|(k, _)| k != "date")
-        .cloned()
-        .collect();
-    headers.sort();
-    (r.status, headers, &r.body)
-}
-
 fn answers_equal_the_wasi_http_0_2_build() {
     let p2 = Server::start(Runtime::Spin);
     let p3 = Server::start(Runtime::SpinP3);
     for req in requests() {
         let (a, b) = (p2.send(&req), p3.send(&req));
         assert_eq!(
-            comparable(&b),
-            comparable(&a),
+            (b.status, b.comparable_headers(), &b.body),
+            (a.status, a.comparable_headers(), &a.body),
             "{} {}: the 0.3 build answers otherwise",
             req.method,
             req.path

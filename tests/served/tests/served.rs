@@ -183,37 +183,7 @@ fn model_figures_are_served(s: &Server) {
 /// HEAD on every GET route: the GET answer's status and headers (its content-length
 /// included), and no body. HEAD where only POST goes is a 405 like any other wrong method.
 fn head_answers_like_get(s: &Server) {
-    let model = "/v2/models/heart-disease";
-    let version = format!("{model}/versions/{MODEL_VERSION}");
-    let paths = [
-        "/health".to_string(),
-        "/model".into(),
-        "/model/figures/roc.svg".into(),
-        "/model/figures/none.svg".into(),
-        "/openapi.json".into(),
-        "/docs".into(),
-        "/v2".into(),
-        "/v2/health/live".into(),
-        "/v2/health/ready".into(),
-        model.into(),
-        format!("{model}/ready"),
-        version.clone(),
-        format!("{version}/ready"),
-        "/v2/models/other".into(),
-        "/nowhere".into(),
-    ];
-    // Headers that differ between two requests whatever the method.
-    let comparable = |r: &heart_served::Resp| {
-        let mut headers: Vec<(String, String)> = r
-            .headers
-            .iter()
-            .filter(|(k, _)| k != "date")
-            .cloned()
-            .collect();
-        headers.sort();
-        headers
-    };
-    for path in &paths {
+    for path in &heart_served::get_paths() {
         let id = "head-check";
         let get = s.send(&Req::get(path).header("x-request-id", id));
         let head = s.send(&Req::new("HEAD", path).header("x-request-id", id));
@@ -229,7 +199,7 @@ fn head_answers_like_get(s: &Server) {
             Some(get.body.len().to_string().as_str()),
             "{ctx}: GET's content-length"
         );
-        assert_eq!(comparable(&head), comparable(&get), "{ctx}");
+        assert_eq!(head.comparable_headers(), get.comparable_headers(), "{ctx}");
     }
     let r = s.send(&Req::new("HEAD", "/predict"));
     assert_eq!(r.status, 405);
