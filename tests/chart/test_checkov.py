@@ -55,7 +55,8 @@ def test_checkov_on_rendered_chart(tmp_path):
 
 def test_checkov_on_monitoring_with_a_tag_only_image(tmp_path):
     """monitoring.enabled with the default collector image (a version tag, no digest): the
-    one skipped check is CKV_K8S_43 (image by digest), with its reason on the Deployment."""
+    skipped checks are CKV_K8S_43 (image by digest), with its reason on the Deployment, and
+    the `helm test` pod's, each with its reason."""
     # (with networkPolicy.enabled: without it checkov's CKV2_K8S_6 flags the collector's pod,
     # as it would any pod without a NetworkPolicy)
     objs = render({"executor": {"create": True}, "monitoring": {"enabled": True},
@@ -66,7 +67,8 @@ def test_checkov_on_monitoring_with_a_tag_only_image(tmp_path):
     report = _checkov(tmp_path)
     _assert_clean(report, total)
     skipped = {(c["check_id"], c["resource"].split(".")[0]) for c in report["results"].get("skipped_checks", [])}
-    assert skipped == {("CKV_K8S_43", "Deployment")}, skipped
+    assert skipped == {("CKV_K8S_43", "Deployment"), ("CKV_K8S_43", "Pod"), ("CKV_K8S_8", "Pod"),
+                       ("CKV_K8S_9", "Pod"), ("CKV2_K8S_6", "Pod")}, skipped
 
 
 def test_checkov_on_plain_manifests(tmp_path):

@@ -6,14 +6,15 @@ import pytest
 
 from conftest import KUBE_VERSIONS, VALUE_SETS, by_kind, load_values, lint, notes, one
 
+# Every value set has the `helm test` Pod (templates/tests/).
 EXPECTED_KINDS = {
-    "default": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount"},
-    "dev": {"SpinApp", "Service", "ServiceAccount"},
+    "default": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount", "Pod"},
+    "dev": {"SpinApp", "Service", "ServiceAccount", "Pod"},
     "prod": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
-             "PodDisruptionBudget", "NetworkPolicy"},
+             "PodDisruptionBudget", "NetworkPolicy", "Pod"},
     "all-on": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
                "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap",
-               "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule"},
+               "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule", "Pod"},
 }
 
 
