@@ -137,6 +137,21 @@ so any render fails with one of these messages.
 {{- if and .Values.otel.enabled (not .Values.executor.create) }}
 {{- fail "otel.enabled needs executor.create=true: the OTLP endpoints are SpinAppExecutor configuration (deploymentConfig.otel), so the chart must own the executor" }}
 {{- end }}
+{{- /* A node port is cluster-wide: a second release (or any Service) holding it made the
+install fail halfway on a real cluster, a running SpinApp left behind. Ask the cluster first
+(lookup is empty under `helm template` and --dry-run=client). */}}
+{{- if eq .Values.service.type "NodePort" }}
+{{- $own := include "heart-disease-api.serviceName" . }}
+{{- range $svc := (lookup "v1" "Service" "" "").items }}
+{{- if not (and (eq $svc.metadata.namespace $.Release.Namespace) (eq $svc.metadata.name $own)) }}
+{{- range $svc.spec.ports }}
+{{- if eq (int (default 0 .nodePort)) (int $.Values.service.nodePort) }}
+{{- fail (printf "service.nodePort %d is already taken by Service %s/%s: set service.nodePort to a free port (30000-32767) or service.type=ClusterIP; nothing was installed" (int $.Values.service.nodePort) $svc.metadata.namespace $svc.metadata.name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" .Values.podDisruptionBudget.minAvailable)) }}
 {{- $min := ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled | int }}
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) $min }}
