@@ -678,6 +678,11 @@ def render_compare(r: dict) -> str:
     out += table(["build", "median", "by round"], "lrr",
                  [[label, f"{statistics.median(ratios[k]):.3f}", " / ".join(f"{x:.3f}" for x in ratios[k])]
                   for k, label in names[:2]])
+    hello = [x["rps"] for x in r["runs"]["hello"]]
+    out += ["", f"The noise: the same hello's req/s ranged {min(hello):.0f}–{max(hello):.0f} between rounds "
+            f"({max(hello) / min(hello) - 1:.0%} above its lowest), with nothing else measurably running "
+            "(bench/compare/results.json: `others_cores`); a difference between the builds smaller than the "
+            "spread of the same-round ratios below is not a finding.\n"]
     now_over_before = [n["rps"] / b["rps"] for n, b in zip(r["runs"]["now"], r["runs"]["before"])]
     out += ["", f"Now / before in the same round: median {statistics.median(now_over_before):.3f} "
             f"(range {min(now_over_before):.3f}–{max(now_over_before):.3f}); .wasm "
