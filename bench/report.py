@@ -690,6 +690,45 @@ def render_compare(r: dict) -> str:
     return "\n".join(out)
 
 
+P3_APPS = [("ours_p3", "ours, wasi:http 0.3 (spin-sdk 6)", "POST /predict, 1 patient"),
+           ("hello_p3", "hello, wasi:http 0.3 (spin-sdk 6)", "GET /"),
+           ("ours_p2", "ours, wasi:http 0.2 (spin-sdk 5.2)", "POST /predict, 1 patient"),
+           ("hello_p2", "hello, wasi:http 0.2 (spin-sdk 5.2)", "GET /")]
+
+
+def render_spin4(r: dict) -> str:
+    """bench/p3/RESULTS.md: `make bench-p3`, both builds and both hellos on Spin 4."""
+    p, m = r["params"], r["machine"]
+    out = ["# The wasi:http 0.3 build on Spin 4, beside the 0.2 build and both hellos\n",
+           f"`make bench-p3`, {r['date']}, {m['cores']} cores, load {m['load_start']} → {m['load_end']}; "
+           f"{r['versions']['spin']} (`spin up`), {p['pinning']}; wrk -t1 -c{p['conns']}, {p['seconds']} s after "
+           f"{p['warmup']} s of warm-up; {p['rounds']} rounds, the four apps taking turns (the order rotating). "
+           "Rendered by bench/report.py from bench/p3/results.json.\n"]
+    rows = []
+    for key, app, load in P3_APPS:
+        runs = r["runs"][key]
+        rows.append([app, load, f"{r['wasm_bytes'][key]:,}", f"{statistics.median(x['rps'] for x in runs):,.0f}",
+                     " / ".join(f"{x['rps']:.0f}" for x in runs),
+                     fmt_us(statistics.median(x["p99_us"] for x in runs)),
+                     f"{statistics.median(x['cpu_ms_per_req'] for x in runs) * 1000:.0f} µs",
+                     mib(statistics.median(x["vmhwm_kib_sum"] for x in runs)),
+                     sum(x["status"] + x["socket_errors"] for x in runs)])
+    out += table(["app", "load", ".wasm bytes", "median req/s", "req/s by round", "median p99",
+                  "CPU per request", "VmHWM (spin up's processes)", "errors"], "llrrrrrrr", rows)
+    targets = {"ours_p3/hello_p3": ("≥ 0.9", lambda x: x >= 0.9), "ours_p3/ours_p2": ("≥ 1.4", lambda x: x >= 1.4),
+               "ours_p2/hello_p2": ("", None), "hello_p3/hello_p2": ("", None)}
+    out += ["", "Ratios in req/s, each from the same round:\n"]
+    out += table(["ratio", "median", "by round", "target"], "lrrl",
+                 [[k, f"{r['median_ratios'][k]:.3f}", " / ".join(f"{x:.3f}" for x in v),
+                   f"{targets[k][0]}: {verdict(targets[k][1](r['median_ratios'][k]))}" if targets[k][1] else "—"]
+                  for k, v in r["ratios"].items()])
+    out += ["", f"Our 0.3 build under Spin 4's instance-reuse settings ({REUSE_NOTE}), one run each:\n"]
+    out += table(["setting", "req/s", "p99", "CPU per request", "VmHWM (spin up's processes)", "errors"], "lrrrrr",
+                 [[name, f"{c['rps']:,.0f}", fmt_us(c["p99_us"]), f"{c['cpu_ms_per_req'] * 1000:.0f} µs",
+                   mib(c["vmhwm_kib_sum"]), c["status"] + c["socket_errors"]] for name, c in r["reuse"].items()])
+    return "\n".join(out) + "\n"
+
+
 def baseline_line(name: str, describe) -> list[str]:
     """One line on the same bench before the redesign (bench/baseline/NAME), if it is there."""
     path = BASELINE / name
@@ -718,7 +757,8 @@ def main() -> int:
         written.append(results_md)
         for label, value, ok in targets(r):
             print(f"  {re.sub(r'[*]', '', verdict(ok)):>14}  {label}: {value}")
-    for sub, render in (("shim", render_shim), ("edge", render_edge), ("compare", render_compare)):
+    for sub, render in (("shim", render_shim), ("edge", render_edge), ("compare", render_compare),
+                        ("p3", render_spin4)):
         src = BENCH / sub / "results.json"
         if src.exists():
             (BENCH / sub / "RESULTS.md").write_text(render(json.loads(src.read_text())))

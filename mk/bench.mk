@@ -36,7 +36,7 @@ bench: build wasmtime bench-tools bench-build ## measure throughput, latency, RS
 	  WASMTIME=$(WASMTIME) WRK=$$(command -v wrk) \
 	  python3 bench/run.py
 	python3 bench/report.py
-	$(MAKE) --no-print-directory bench-shim bench-edge
+	$(MAKE) --no-print-directory bench-shim bench-p3 bench-edge
 
 bench-report: ## render bench/RESULTS.md, bench/shim/RESULTS.md, bench/edge/RESULTS.md again from the results.json files (bench/soak's too, and bench/notes.md), without measuring
 	python3 bench/report.py
@@ -77,6 +77,16 @@ bench-build: rust-targets build wasmtime
 bench-shim: build apt-tools bench-tools rust-targets ## the artifact on containerd-shim-spin: start times, ours vs hello, resources; writes bench/shim/RESULTS.md
 	cargo build --release --target $(WASM_TARGET) -p bench-hello -p bench-hello-p3
 	WRK=$$(command -v wrk) python3 bench/shim/run.py
+	python3 bench/report.py
+
+# Spin 4 (on PATH): the wasi:http 0.3 build beside the 0.2 build and the hello fixtures of both
+# kinds, taking turns round after round under `spin up`, then Spin 4's instance-reuse settings.
+# Writes bench/p3/results.json; bench/report.py renders bench/p3/RESULTS.md. Without Spin 4 it
+# says so and measures nothing.
+.PHONY: bench-p3
+bench-p3: build bench-tools rust-targets ## Spin 4: our wasi:http 0.3 build vs the 0.3 hello and our 0.2 build, interleaved; reuse settings; writes bench/p3/RESULTS.md
+	cargo build --release --target $(WASM_TARGET) -p bench-hello -p bench-hello-p3
+	@WRK=$$(command -v wrk) python3 bench/p3/run.py || [ $$? = 3 ]
 	python3 bench/report.py
 
 # The component on workerd (edge/): ours through its own wasi:http handler, beside the typed
