@@ -226,9 +226,16 @@ class Run:
     posts: list = field(default_factory=list)
     complete: bool = False
     log: str = ""
+    runtime: str = "spin"
+
+    @property
+    def reuses_instances(self) -> bool:
+        """Spin 4 serves the wasi:http 0.3 build with one instance for many requests, so the
+        per-instance histograms have fewer points than requests (one per instance dropped)."""
+        return self.runtime in runtimes.P3
 
 
-def everything_arrived(sent: list[Sent]):
+def everything_arrived(sent: list[Sent], reuses_instances: bool = False):
     trace_ids = {s.trace_id for s in sent}
     request_ids = {s.request_id for s in sent}
 
@@ -239,10 +246,13 @@ def everything_arrived(sent: list[Sent]):
         if not request_ids <= logged_request_ids(exports):
             return False
         # Cumulative metrics caught up with every request Spin served (ours and the readiness
-        # probe of runtimes.py), and every instance's histograms were recorded.
+        # probe of runtimes.py), and every instance's histograms were recorded: one instance
+        # per request for the 0.2 build; for the 0.3 build, at least the one instance that
+        # served them (recorded when it is dropped, after Spin's 1 s idle timeout).
         counted = request_count(exports)
+        enough = 1 if reuses_instances else counted
         return counted >= len(served) and all(
-            histogram_count(exports, name) >= counted for name in HISTOGRAMS)
+            histogram_count(exports, name) >= enough for name in HISTOGRAMS)
 
     return done
 
@@ -252,11 +262,11 @@ def exported(requests: list[tuple], runtime: str = "spin", until_metrics: bool =
     """`spin up` exporting to a local receiver: sends `requests` (method, path, body) and waits
     (bounded) until a span for each, and Spin's metrics if asked, have arrived."""
     runtimes.require(runtime)
-    result = Run()
+    result = Run(runtime=runtime)
     with Receiver() as receiver:
         with spin_exporting_to(receiver, runtime, **env) as server:
             result.sent = [send(server.url, m, p, b) for m, p, b in requests]
-            arrived = everything_arrived(result.sent)
+            arrived = everything_arrived(result.sent, result.reuses_instances)
             done = (lambda e: arrived(e) and bool(e["metrics"])) if until_metrics else arrived
             result.complete = receiver.wait_for(done, EXPORT_TIMEOUT_S)
             result.log = runtimes.tail(server.log)
@@ -355,8 +365,12 @@ def test_component_histograms(run: Run):
         assert m.unit == ""
         assert [attrs(p.attributes) for p in m.histogram.data_points] == [
             {"component_id": APP, "unit": unit_label}], name
-        # One component instance per request.
-        assert histogram_count(run.exports, name) == counted, name
+        # One component instance per request for the 0.2 build; for the 0.3 build, Spin 4
+        # reuses an instance, so there are fewer (at least one).
+        if run.reuses_instances:
+            assert 1 <= histogram_count(run.exports, name) <= counted, name
+        else:
+            assert histogram_count(run.exports, name) == counted, name
 
 
 def test_app_logs_are_exported(run: Run):
@@ -379,7 +393,9 @@ def test_resource_is_spin_on_every_signal(run: Run):
         # Without OTEL_SERVICE_NAME Spin names the service "spin" (not the app: the app is the
         # request count's app_id label); service.version is Spin's own version.
         assert resource["service.name"] == "spin"
-        assert re.fullmatch(r"\d+\.\d+\.\d+ \([0-9a-f]+ \d{4}-\d\d-\d\d\)", resource["service.version"])
+        # `x.y.z (commit date)`; a Spin built from a source tree without git metadata prints
+        # placeholders in the parentheses.
+        assert re.fullmatch(r"\d+\.\d+\.\d+ \(.+\)", resource["service.version"])
         assert resource["telemetry.sdk.name"] == "opentelemetry"
         assert resource["telemetry.sdk.language"] == "rust"
         assert set(resource) == {"service.name", "service.version", "telemetry.sdk.name",
