@@ -111,7 +111,7 @@ def not_run(runtime: str) -> str | None:
             if ctr_too_old(version):
                 reasons.append(f"{found} is {version}: {INSTALL['ctr']}")
         elif runtime in P3 and name in P3_MIN_VERSION:
-            have = program_version(found)
+            have = program_version(found, "-v" if name == "containerd-shim-spin-v2" else "--version")
             if have is None or have < P3_MIN_VERSION[name]:
                 need = ".".join(map(str, P3_MIN_VERSION[name]))
                 reasons.append(f"{found} is {'.'.join(map(str, have)) if have else 'of unknown version'}; "
@@ -119,12 +119,12 @@ def not_run(runtime: str) -> str | None:
     return "; ".join(reasons) or None
 
 
-def program_version(path: str) -> tuple[int, ...] | None:
-    """The first x.y.z a program prints for `--version` (`spin 4.0.2 (…)`; the shim prints
-    `Version: v0.25.1` among other lines), or None."""
+def program_version(path: str, flag: str = "--version") -> tuple[int, ...] | None:
+    """The first x.y.z a program prints for `flag` (`spin --version`: `spin 4.0.2 (…)`; the
+    shim takes single-dash flags only, `-v`: `Version: 0.25.1` among other lines), or None."""
     import re
 
-    p = subprocess.run([path, "--version"], capture_output=True, text=True)
+    p = subprocess.run([path, flag], capture_output=True, text=True)
     found = re.search(r"(\d+)\.(\d+)\.(\d+)", p.stdout + p.stderr)
     return tuple(int(g) for g in found.groups()) if found else None
 

@@ -381,7 +381,7 @@ def main() -> int:
             "ctr": rt.run(["ctr", "--version"], "ctr").split()[-1],
             "spin": rt.run(["spin", "--version"], "spin").split()[1],
             "shim": "containerd-shim-spin v" + ".".join(
-                map(str, rt.program_version(rt.program("containerd-shim-spin-v2", "shim")) or ("?",))),
+                map(str, rt.program_version(rt.program("containerd-shim-spin-v2", "shim"), "-v") or ("?",))),
             "wrk": "wrk " + (subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1:2] or ["?"])[0],
         },
         "params": {"seconds": SECONDS, "warmup": WARMUP, "starts": STARTS,
