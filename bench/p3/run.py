@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("shim_bench", REPO / "bench" / "shim" / "run.py")
 shim = importlib.util.module_from_spec(_spec)
+sys.modules["shim_bench"] = shim  # its dataclasses look their module up by name
 _spec.loader.exec_module(shim)  # tests/runtimes.py comes with it, as shim.rt
 rt = shim.rt
 
