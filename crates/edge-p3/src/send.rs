@@ -2,15 +2,19 @@
 //!
 //! A stream is written only as its reader reads it, and the host reads the response's body
 //! only after `handle` has returned the response; so the body is written by a task spawned
-//! in the instance, which ends when the last byte is taken (or the client has gone). The log
-//! line goes the same way, one stream per line, written in one piece, so the lines of
-//! concurrent requests never interleave.
+//! in the instance, which ends when the last byte is taken (or the client has gone).
+//!
+//! The log line goes to stderr in one write through wasi:cli 0.2's stderr, which the
+//! component imports anyway (Rust's std on wasm32-wasip2 is built on it): one host call,
+//! where wasi:cli 0.3's `write-via-stream` costs a stream, a task and a future per line. One
+//! whole line per call, so the lines of concurrent requests never interleave.
 //!
 //! Every answer declares its `content-length`, and the answer to `HEAD` carries the `GET`
 //! body, for the host to drop, as in the 0.2 edge.
 
+use std::io::Write;
+
 use heart_api::Response;
-use spin_sdk::wasip3::cli::stderr;
 use spin_sdk::wasip3::http::types::{ErrorCode, Fields, Response as HostResponse};
 use spin_sdk::wasip3::{spawn, wit_future, wit_stream};
 
@@ -40,16 +44,11 @@ pub fn response(response: Response) -> Result<HostResponse, ErrorCode> {
     Ok(host_response)
 }
 
-/// Writes one whole log line (newline included) to stderr; nothing when it is empty.
+/// Writes one whole log line (newline included) to stderr, in one call to the host (std's
+/// stderr is unbuffered; a line is far below the 4096 bytes one call takes); nothing when it
+/// is empty.
 pub fn log_line(line: Vec<u8>) {
-    if line.is_empty() {
-        return;
+    if !line.is_empty() {
+        let _ = std::io::stderr().write_all(&line);
     }
-    let (mut writer, reader) = wit_stream::new::<u8>();
-    let written = stderr::write_via_stream(reader);
-    spawn(async move {
-        let _ = writer.write_all(line).await;
-        drop(writer);
-        let _ = written.await;
-    });
 }
