@@ -403,9 +403,6 @@ SHIM_CASES = {
     "ours_p3_c16": ("ours, wasi:http 0.3", "POST /predict, 1 patient, c=16"),
     "hello_p3_c16": ("hello fixture, wasi:http 0.3", "GET /, c=16"),
     "ours_p3_c64": ("ours, wasi:http 0.3", "POST /predict, 1 patient, c=64"),
-    "ours_p3_c16_no_reuse": ("ours, wasi:http 0.3, no reuse", "POST /predict, 1 patient, c=16"),
-    "ours_p3_c16_serial_reuse": ("ours, wasi:http 0.3, reuse one at a time", "POST /predict, 1 patient, c=16"),
-    "ours_p3_c16_reuse_1024": ("ours, wasi:http 0.3, 1024 requests per instance", "POST /predict, 1 patient, c=16"),
 }
 # Spin 4's trigger options for each reuse case of bench/shim/run.py (REUSE there).
 REUSE_NOTE = ("no reuse: `--max-instance-reuse-count 1 --max-instance-concurrent-reuse-count 1`; one at a "
@@ -414,18 +411,16 @@ REUSE_NOTE = ("no reuse: `--max-instance-reuse-count 1 --max-instance-concurrent
 
 
 def render_p3(r: dict) -> list[str]:
-    """The wasi:http 0.3 build beside the 0.2 one, and the hellos of both, on Spin 4 (`spin up`)
-    and the v0.25 shim: the ratios issue 21 asks for."""
+    """The wasi:http 0.3 build beside the 0.2 one, and the hellos of both, under the v0.25 shim:
+    the ratios issue 21 asks for there (on `spin up`: bench/p3)."""
     if not r.get("p3"):
         return []
     out = ["## The wasi:http 0.3 build beside the 0.2 build (c=16)\n"]
     for why in r["p3"].get("not_run", {}).values():
         out.append(f"- not run: {why}")
     rows = []
-    for where, runs, label in (("spin", r.get("spin", {}), f"`spin up` (Spin {r['versions']['spin']})"),
-                               ("shim", r.get("cases", {}), r["versions"]["shim"])):
-        for key in ("ours_p3_c16", "hello_p3_c16", "ours_c16", "hello_c16", "ours_p3_c16_no_reuse",
-                    "ours_p3_c16_serial_reuse", "ours_p3_c16_reuse_1024", "ours_p3_c64"):
+    for where, runs, label in (("shim", r.get("cases", {}), r["versions"]["shim"]),):
+        for key in ("ours_p3_c16", "hello_p3_c16", "ours_c16", "hello_c16", "ours_p3_c64"):
             if key in runs:
                 c = runs[key]
                 mem = c.get("vmhwm_kib_sum") or (c.get("memory") or {}).get("vmhwm_kib_sum")
@@ -434,7 +429,7 @@ def render_p3(r: dict) -> list[str]:
                              f"{c['cpu_ms_per_req'] * 1000:.0f} µs", mib(mem)])
     out += table(["runtime", "app", "load", "req/s", "p50", "p99", "errors", "CPU per request",
                   "VmHWM (sum of the processes)"], "llllrrrrr", rows)
-    for where in ("spin", "shim"):
+    for where in ("shim",):
         q = r.get(f"{where}_p3")
         if q:
             out.append(f"- {where}: our 0.3 build / the 0.3 hello **{q['ours_p3_over_hello_p3_rps']:.3f}** "
@@ -442,7 +437,7 @@ def render_p3(r: dict) -> list[str]:
                        f"our 0.2 build **{q['ours_p3_over_ours_p2_rps']:.3f}** (target ≥ 1.4: "
                        f"{verdict(q['ours_p3_over_ours_p2_rps'] >= 1.4)}); 0.3 hello / 0.2 hello "
                        f"{q['hello_p3_over_hello_p2_rps']:.3f}.")
-    out.append(f"\nReuse settings ({REUSE_NOTE}).\n")
+    out.append("\nBoth builds on Spin 4 under `spin up`, and its reuse settings: bench/p3/RESULTS.md.\n")
     return out
 
 

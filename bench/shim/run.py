@@ -53,8 +53,8 @@ HELLO_REPO = "bench-hello"
 HELLO_P3_TOML = HERE / "spin-p3.toml"
 HELLO_P3_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "bench_hello_p3.wasm"
 HELLO_P3_REPO = "bench-hello-p3"
-# Spin 4's instance reuse settings tried on our 0.3 build under `spin up` (its defaults for a
-# 0.3 component: 128 requests per instance, 16 at once, 1 s idle).
+# Spin 4's instance reuse settings that bench/p3/run.py tries on our 0.3 build under `spin up`
+# (its defaults for a 0.3 component: 128 requests per instance, 16 at once, 1 s idle).
 REUSE = {
     "default": (),
     "no_reuse": ("--max-instance-reuse-count", "1", "--max-instance-concurrent-reuse-count", "1"),
@@ -405,8 +405,7 @@ def main() -> int:
                        "hello": {"digest": hello.digest, "wasm_bytes": HELLO_WASM.stat().st_size}}
         # The wasi:http 0.3 builds, where the shim (v0.25+) runs them.
         shim_p3 = rt.not_run("shim-p3") is None
-        r["p3"] = {"shim": shim_p3, "spin": rt.not_run("spin-p3") is None,
-                   "not_run": {k: rt.not_run(k) for k in ("spin-p3", "shim-p3") if rt.not_run(k)}}
+        r["p3"] = {"shim": shim_p3, "not_run": {"shim-p3": why} if (why := rt.not_run("shim-p3")) else {}}
         if shim_p3:
             ours_p3 = rt.push(host, rt.DEFAULT_WASM_P3, work, tag="shim-p3", runtime="shim-p3")
             hello_p3 = push_hello(host, work, HELLO_P3_TOML, HELLO_P3_WASM, HELLO_P3_REPO)
@@ -484,25 +483,17 @@ def main() -> int:
             log(f"  peak: shim log {res['shim_peak_kib']} kB, VmHWM sum {m['vmhwm_kib_sum']} kB, "
                 f"cgroup max {m['memory_max_usage_bytes']} B (limit {m['memory_limit_bytes']}, "
                 f"quota {m['cfs_quota_us']}/{m['cfs_period_us']})")
-        # 4. The same apps under `spin up` (the Spin on PATH; the shim embeds its own), alike;
-        # on Spin 4 the 0.3 builds too, and our 0.3 build under Spin 4's reuse settings.
+        # 4. The same two apps under `spin up` (the Spin on PATH), alike. (Both builds on Spin 4,
+        # and Spin 4's reuse settings: bench/p3/run.py.)
         r["spin"] = {}
-        spin_cases = [("ours_c16", rt.SPIN_TOML, "one", ()), ("hello_c16", HELLO_TOML, "hello", ())]
-        if r["p3"]["spin"]:
-            spin_cases += [("ours_p3_c16", rt.SPIN_P3_TOML, "one", ()),
-                           ("hello_p3_c16", HELLO_P3_TOML, "hello", ())]
-            spin_cases += [(f"ours_p3_c16_{name}", rt.SPIN_P3_TOML, "one", args)
-                           for name, args in REUSE.items() if name != "default"]
-        for key, toml, kind, extra in spin_cases:
-            log(f"spin up {key} {' '.join(extra)}")
-            with spin_up(toml, f"spin-{key}", work, extra) as app:
+        for key, toml, kind in (("ours_c16", rt.SPIN_TOML, "one"), ("hello_c16", HELLO_TOML, "hello")):
+            log(f"spin up {key}")
+            with spin_up(toml, f"spin-{key}", work) as app:
                 r["spin"][key] = load(app, kind, 16, bodies)
-                r["spin"][key]["vmhwm_kib_sum"] = sum(status_kib(pid, "VmHWM") or 0 for pid in app.pids)
-                r["spin"][key]["spin_args"] = list(extra)
         r["spin_ratio_ours_hello_rps"] = r["spin"]["ours_c16"]["rps"] / r["spin"]["hello_c16"]["rps"]
         r["spin_ratio_ours_hello_cpu"] = (r["spin"]["hello_c16"]["cpu_ms_per_req"]
                                           / r["spin"]["ours_c16"]["cpu_ms_per_req"])
-        for where, runs in (("spin", r["spin"]), ("shim", r["cases"])):
+        for where, runs in (("shim", r["cases"]),):
             if "ours_p3_c16" in runs:
                 p3, h3, p2 = runs["ours_p3_c16"], runs["hello_p3_c16"], runs["ours_c16"]
                 r[f"{where}_p3"] = {"ours_p3_over_hello_p3_rps": p3["rps"] / h3["rps"],
