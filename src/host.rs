@@ -23,11 +23,11 @@
 //! wasi:http hosts (they check what is written against `content-length`).
 
 use heart_api::body::{
-    declared_length, drains, idle_deadline, pace_deadline, refused_unread, too_large, too_slow,
-    unreadable, Expired,
+    declared_length, drain_deadline, drain_wanted, drains, idle_deadline, pace_deadline,
+    refused_unread, too_large, too_slow, unreadable, Expired,
 };
 use heart_api::{Method, Request, Response};
-use heart_wire::limits::{DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BODY_BYTES};
+use heart_wire::limits::MAX_BODY_BYTES;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::clocks::monotonic_clock;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
@@ -136,16 +136,14 @@ fn read_body(
 }
 
 /// Reads and drops the rest of a refused body, `received` bytes of which are already read,
-/// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_MAX_TIME`] has passed, or it
-/// stalls for [`heart_wire::limits::BODY_IDLE_TIMEOUT`].
+/// until it ends, [`heart_wire::limits::DISCARD_MAX_BYTES`] have come in all, the
+/// [`drain_deadline`] has passed, or it stalls for [`heart_wire::limits::BODY_IDLE_TIMEOUT`].
 fn discard(stream: &InputStream, mut received: u64) {
-    let deadline = monotonic_clock::now().saturating_add(DISCARD_MAX_TIME.as_nanos() as u64);
+    let deadline = drain_deadline(monotonic_clock::now());
     let mut quiet_since = None;
-    // One byte past the bound, so that a body of exactly DISCARD_MAX_BYTES is seen to end.
     // `read`, not `skip`: jco's wasi:io (1.x) answers `skip` with the bytes instead of their
     // count, which kills its server.
-    while received <= DISCARD_MAX_BYTES {
-        let wanted = (DISCARD_MAX_BYTES + 1 - received).min(READ_CHUNK);
+    while let Some(wanted) = drain_wanted(received, READ_CHUNK) {
         match stream.read(wanted) {
             Ok(chunk) if chunk.is_empty() => {
                 if wait(stream, &mut quiet_since, deadline).is_err() {

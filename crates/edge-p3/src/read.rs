@@ -11,11 +11,11 @@ use std::pin::pin;
 use std::task::Poll;
 
 use heart_api::body::{
-    declared_length, drains, idle_deadline, pace_deadline, refused_unread, too_large, too_slow,
-    unreadable, Expired,
+    declared_length, drain_deadline, drain_wanted, drains, idle_deadline, pace_deadline,
+    refused_unread, too_large, too_slow, unreadable, Expired,
 };
 use heart_api::{Method, Request as Head, Response};
-use heart_wire::limits::{DISCARD_MAX_BYTES, DISCARD_MAX_TIME, MAX_BODY_BYTES};
+use heart_wire::limits::MAX_BODY_BYTES;
 use spin_sdk::wasip3::clocks::monotonic_clock;
 use spin_sdk::wasip3::http::types::{Method as HostMethod, Request};
 use spin_sdk::wasip3::wit_bindgen::{StreamReader, StreamResult};
@@ -118,22 +118,14 @@ async fn read_body(
 }
 
 /// Reads and drops the rest of a refused body, `received` bytes of which are already read,
-/// until it ends, [`DISCARD_MAX_BYTES`] have come in all, [`DISCARD_MAX_TIME`] has passed, or it
-/// stalls for the idle time.
+/// until it ends, [`heart_wire::limits::DISCARD_MAX_BYTES`] have come in all, the
+/// [`drain_deadline`] has passed, or it stalls for the idle time.
 async fn discard(stream: &mut StreamReader<u8>, mut received: u64) {
-    let deadline = monotonic_clock::now().saturating_add(DISCARD_MAX_TIME.as_nanos() as u64);
+    let deadline = drain_deadline(monotonic_clock::now());
     let mut quiet_since = None;
-    // One byte past the bound, so that a body of exactly DISCARD_MAX_BYTES is seen to end.
-    while received <= DISCARD_MAX_BYTES {
-        let wanted = (DISCARD_MAX_BYTES + 1 - received).min(READ_CHUNK as u64) as usize;
-        match next(
-            stream,
-            Vec::with_capacity(wanted),
-            &mut quiet_since,
-            deadline,
-        )
-        .await
-        {
+    while let Some(wanted) = drain_wanted(received, READ_CHUNK as u64) {
+        let buf = Vec::with_capacity(wanted as usize);
+        match next(stream, buf, &mut quiet_since, deadline).await {
             Read::More(chunk) => received += chunk.len() as u64,
             Read::End(_) | Read::Expired(_) => return,
         }

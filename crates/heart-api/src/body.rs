@@ -29,8 +29,8 @@
 //! Times are nanoseconds of the edge's monotonic clock.
 
 use heart_wire::limits::{
-    BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES, MAX_BATCH,
-    MAX_BODY_BYTES,
+    BODY_IDLE_TIMEOUT, BODY_MAX_TIME, BODY_MIN_RATE, BODY_START, DISCARD_MAX_BYTES,
+    DISCARD_MAX_TIME, MAX_BATCH, MAX_BODY_BYTES,
 };
 
 use crate::answer::{problem, Status};
@@ -66,6 +66,18 @@ pub fn drains(head: &Request, declared: Option<u64>) -> bool {
         .header("expect")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
     !expects_continue && declared.is_none_or(|n| n <= DISCARD_MAX_BYTES)
+}
+
+/// When the drain of a body refused at `refused` must stop ([`DISCARD_MAX_TIME`] later).
+pub fn drain_deadline(refused: u64) -> u64 {
+    refused.saturating_add(DISCARD_MAX_TIME.as_nanos() as u64)
+}
+
+/// How many bytes the drain may still ask for in one read of at most `chunk`, when `received`
+/// bytes of the body have come in; `None` once past [`DISCARD_MAX_BYTES`]. It reads one byte
+/// past the bound, so that a body of exactly [`DISCARD_MAX_BYTES`] is seen to end.
+pub fn drain_wanted(received: u64, chunk: u64) -> Option<u64> {
+    (received <= DISCARD_MAX_BYTES).then(|| (DISCARD_MAX_BYTES + 1 - received).min(chunk))
 }
 
 /// When a body of which `received` bytes are in falls behind the pace rule, for a request
@@ -166,6 +178,15 @@ mod tests {
         assert!(drains(&head(&[]), Some(DISCARD_MAX_BYTES)));
         assert!(!drains(&head(&[]), Some(DISCARD_MAX_BYTES + 1)));
         assert!(!drains(&head(&[("Expect", "100-Continue")]), Some(1)));
+    }
+
+    #[test]
+    fn the_drain_reads_one_byte_past_its_bound_and_no_further() {
+        assert_eq!(drain_wanted(0, 64), Some(64));
+        assert_eq!(drain_wanted(DISCARD_MAX_BYTES - 1, 64), Some(2));
+        assert_eq!(drain_wanted(DISCARD_MAX_BYTES, 64), Some(1));
+        assert_eq!(drain_wanted(DISCARD_MAX_BYTES + 1, 64), None);
+        assert_eq!(drain_deadline(5), 5 + DISCARD_MAX_TIME.as_nanos() as u64);
     }
 
     #[test]
