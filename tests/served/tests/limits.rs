@@ -354,8 +354,13 @@ fn detail(raw: &Resp) -> String {
 /// machine cannot fail it; a hang still fails at HANG.)
 fn a_stalled_body_times_out(s: &Server) {
     let mut stream = connect(s);
-    let mut bytes = head("application/json", "Content-Length: 1000");
+    // 16 KiB before the stall buy the body 0.5 s more under the pace rule (BODY_MIN_RATE is
+    // 32 KiB/s), so the idle rule is the one that fires, however late the component first
+    // finds the stream empty: with only 20 bytes the two deadlines were 0.6 ms apart, and a
+    // slow host (an unoptimised shim) saw the pace refusal instead.
+    let mut bytes = head("application/json", "Content-Length: 32768");
     bytes.extend_from_slice(&patient().as_bytes()[..20]);
+    bytes.extend_from_slice(&[b' '; 16 * 1024]);
     stream.write_all(&bytes).unwrap();
     let sent = Instant::now();
     let raw = read_answer(stream);
