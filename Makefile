@@ -77,8 +77,10 @@ $(VENV)/.installed: requirements.txt
 # registry `make push` is tested against, containerd to run the pushed artifact on the shim,
 # nginx as the ingress proxy in front of Spin in the stress checks, prometheus for promtool
 # (the chart's alert rules are checked and unit-tested with it; its service is not used),
-# chromium for the browser page's test and `make screenshot`.
-APT_TOOLS := shellcheck docker-registry containerd nginx prometheus chromium
+# chromium for the browser page's test and `make screenshot`; etcd, the CNI plugins, conntrack,
+# dnsmasq, busybox, iptables and runc for the throwaway cluster of `make test-cluster`.
+APT_TOOLS := shellcheck docker-registry containerd nginx prometheus chromium \
+  etcd-server containernetworking-plugins conntrack dnsmasq-base busybox-static iptables runc
 apt-tools:
 	@missing=""; for p in $(APT_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
@@ -151,7 +153,7 @@ screenshot: build wasmtime apt-tools ## screenshots of /docs and the model card'
 .PHONY: check test lint test-host test-served test-api test-spin test-logs test-stress test-edge test-web
 check: lint test-host ## the fast tier, before every commit: fmt, clippy (host + wasm), host cargo test; installs nothing
 
-test: deps check test-served test-api test-spin test-logs test-stress test-edge test-web test-kube test-hardening soak-smoke ## everything: `make check`, the release .wasm on every runtime installed (served suite, API/protocol, Spin tooling and node runtime, edge, browser, stress), chart checks, fuzz smoke, cargo deny
+test: deps check test-served test-api test-spin test-logs test-stress test-edge test-web test-kube test-cluster test-hardening soak-smoke ## everything: `make check`, the release .wasm on every runtime installed (served suite, API/protocol, Spin tooling and node runtime, edge, browser, stress), chart checks, fuzz smoke, cargo deny
 	@echo; echo "make test: every check passed. Runtimes: what ran, and what was reported as not run and why:"
 	@python3 tests/runtimes.py --check
 
