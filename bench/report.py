@@ -8,6 +8,7 @@
                                                    (`make soak`, bench/soak/src/main.rs)
   bench/shim/results.json  (bench/shim/run.py)  -> bench/shim/RESULTS.md
   bench/edge/results.json  (bench/edge/run.py)  -> bench/edge/RESULTS.md
+  bench/cluster/results.json (bench/cluster/run.py) -> bench/cluster/RESULTS.md
 
 The measuring programs write only JSON; this is the one place that writes Markdown, so a report
 can be re-rendered (after editing notes.md or this file) without measuring again. Standard
@@ -740,6 +741,55 @@ def baseline_line(name: str, describe) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def render_cluster(r: dict) -> str:
+    """bench/cluster/RESULTS.md: the app on a real single-node Kubernetes (bench/cluster/run.py)."""
+    v = r["versions"]
+    out = ["# The app on a real single-node Kubernetes", "",
+           f"Measured by `make bench-cluster` (bench/cluster/run.py) on {r['date']}, {r['cores']} cores, "
+           f"{r['mem_gib']} GiB; {v['kubernetes']}, {v['containerd-shim-spin']}, {v['containerd']}; the "
+           f"{'wasi:http 0.3' if v['build'] == 'shim-p3' else 'wasi:http 0.2'} build, installed by the chart "
+           f"(readiness probed at once and every second). The whole run took {r['took_s']} s. Written by "
+           "bench/report.py from bench/cluster/results.json.", "",
+           "## Starting", ""]
+    f = r["first_start"]
+    out += [f"First start on the node (the shim precompiles the module): `helm install` to the first 200 "
+            f"through the NodePort in {f['install_to_first_answer_s']} s, to the pod Ready in "
+            f"{f['install_to_ready_s']} s.", "",
+            "A new replica, timed from the moment the scheduler placed it (watch events as they arrive; "
+            "its own IP polled every 20 ms):", ""]
+    out += table(["scale to", "scheduled → running", "scheduled → answers", "scheduled → Ready"], "rrrr",
+                 [[n["scale_to"], f"{n['scheduled_to_running_s']} s", f"{n['scheduled_to_answer_s']} s",
+                   f"{n['scheduled_to_ready_s']} s"] for n in r["new_replicas"]])
+    out += ["## Density", "",
+            "Replicas raised step by step (SpinApp `replicas`); memory once all are Ready, CPU over 20 s "
+            "without requests. *node used* is the node's MemTotal − MemAvailable above what it was before "
+            "the first pod; *cgroup* the pods' own cgroups (what the kubelet and metrics-server see); "
+            "*shim PSS* the containerd-shim-spin processes, which run outside the pods' cgroups.", ""]
+    out += table(["replicas", "all Ready", "restarts", "node used / pod", "cgroup usage / pod",
+                  "cgroup working set / pod", "metrics-server / pod", "shim PSS / pod",
+                  "idle CPU / pod (cgroup)", "idle CPU / pod (shim)"], "rrrrrrrrrr",
+                 [[d["replicas"], f"{d['all_ready_s']} s", d["restarts"], f"{d['node_used_mib_per_pod']} MiB",
+                   f"{d['cgroup_usage_mib_per_pod']} MiB", f"{d['cgroup_working_set_mib_per_pod']} MiB",
+                   "?" if d["metrics_server_mib_per_pod"] is None else f"{d['metrics_server_mib_per_pod']} MiB",
+                   f"{d['shim_pss_mib_per_pod']} MiB", f"{d['idle_cgroup_millicores_per_pod']} m",
+                   f"{d['idle_shim_millicores_per_pod']} m"] for d in r["density"]])
+    out += ["## Many at once, cold and warm", "",
+            "Replicas 0 → 10 at once; *cold*: the shim's precompiled module removed from containerd's "
+            "content store first, as on a node that has never run this image.", ""]
+    out += table(["round", "cold", "all Ready", "restarts", "exit codes before a restart"], "lllrl",
+                 [[i + 1, "yes" if m["cold"] else "no", f"{m['all_ready_s']} s", m["restarts"],
+                   ", ".join(f"{k}: {n}" for k, n in sorted(m["last_exit_codes"].items())) or "—"]
+                  for i, m in enumerate(r["many_at_once"])])
+    out += ["## Rolling updates under load", "",
+            "3 replicas, every pod replaced (a new pod template), while 20 POST /predict a second go "
+            "through the NodePort, each on a new connection, 3 s timeout.", ""]
+    out += table(["round", "sent", "failed", "how", "when (s into the load)"], "rrrll",
+                 [[x["round"], x["sent"], x["failed"],
+                   ", ".join(f"{k}: {n}" for k, n in x["kinds"].items()) or "—",
+                   ", ".join(str(t) for t in x["failed_at_s"]) or "—"] for x in r["rollouts"]])
+    return "\n".join(out)
+
+
 def main() -> int:
     results_md = BENCH / "RESULTS.md"
     written = []
@@ -753,7 +803,7 @@ def main() -> int:
         for label, value, ok in targets(r):
             print(f"  {re.sub(r'[*]', '', verdict(ok)):>14}  {label}: {value}")
     for sub, render in (("shim", render_shim), ("edge", render_edge), ("compare", render_compare),
-                        ("p3", render_spin4)):
+                        ("p3", render_spin4), ("cluster", render_cluster)):
         src = BENCH / sub / "results.json"
         if src.exists():
             (BENCH / sub / "RESULTS.md").write_text(render(json.loads(src.read_text())))

@@ -97,3 +97,14 @@ bench-p3: build bench-tools rust-targets ## Spin 4: our wasi:http 0.3 build vs t
 bench-edge: build jco bench-tools ## workerd: ours vs hello, cold start, RSS; writes bench/edge/RESULTS.md
 	python3 bench/edge/run.py
 	python3 bench/report.py
+
+# The app on a real single-node Kubernetes (the throwaway cluster of `make test-cluster`):
+# first start, a new replica's time to traffic, density 10 -> 100 replicas (memory and idle
+# CPU per pod), many pods at once on a cold and a warm node, rollouts under load. Writes
+# bench/cluster/results.json, rendered into bench/cluster/RESULTS.md. Reports not run (and
+# passes) where the cluster's programs are missing.
+.PHONY: bench-cluster
+bench-cluster: venv apt-tools build ## the app on a real single-node cluster: start, time to traffic, density to 100 pods, cold starts, rollouts; writes bench/cluster/RESULTS.md
+	@$(PY) tests/cluster/node.py --check || { [ $$? -eq 3 ] && exit 0; exit 1; }
+	$(PY) tests/cluster/netns.py $(PY) bench/cluster/run.py
+	python3 bench/report.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -69,6 +70,43 @@ class Kube:
         return wait_for(f"{replicas} Ready pods of {namespace}/{app}", ready, timeout,
                         lambda: self.kubectl("get", "pods,deploy,spinapp", "-n", namespace,
                                              "-o", "wide", check=False))
+
+
+class Watch:
+    """The API server's watch of one collection (`kubectl get --raw PATH?watch=1`: one JSON
+    event per line), kept while the context is open. `added()` gives each object's
+    resourceVersion at creation: etcd's revision, one counter for the whole cluster, so two
+    objects' creation order can be read from them (a test's proof, not an API contract)."""
+
+    def __init__(self, kube: Kube, path: str):
+        # From the collection's current revision: nothing created after this call is missed,
+        # however long kubectl takes to connect.
+        since = json.loads(kube.kubectl("get", "--raw", path))["metadata"]["resourceVersion"]
+        cmd = ["kubectl", *(["--kubeconfig", str(kube.kubeconfig)] if kube.kubeconfig else []),
+               "get", "--raw", f"{path}?watch=1&resourceVersion={since}"]
+        self.events: list[dict] = []
+        self.received: list[float] = []  # time.monotonic() when each event arrived
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._proc.stdout:
+            if line.strip():
+                self.received.append(time.monotonic())
+                self.events.append(json.loads(line))
+
+    def __enter__(self) -> "Watch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.wait()
+        self._thread.join()
+
+    def added(self) -> dict[str, int]:
+        return {e["object"]["metadata"]["name"]: int(e["object"]["metadata"]["resourceVersion"])
+                for e in self.events if e["type"] == "ADDED"}
 
 
 def is_ready(pod: dict) -> bool:

@@ -318,8 +318,11 @@ class Cluster(Kube):
             f"--root-ca-file={p / 'ca.crt'}", "--use-service-account-credentials=false",
             f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}",
-            # The HPA looks at the metrics every 5 s, not 15: the autoscaling check waits less.
+            # The HPA looks at the metrics every 5 s, not 15, and scales down after 15 s of low
+            # load, not 5 minutes: the autoscaling check waits less (the cluster's settings,
+            # not the chart's).
             "--horizontal-pod-autoscaler-sync-period=5s",
+            "--horizontal-pod-autoscaler-downscale-stabilization=15s",
         ])
         self.start("kube-scheduler", ["kube-scheduler", f"--kubeconfig={kc}", "--leader-elect=false"])
         self._start_containerd()

@@ -93,6 +93,12 @@ def health(url: str) -> None:
         assert r.status == 200, f"GET {url}/health answered {r.status}"
 
 
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    """Until GET /health answers 200 through `url` (kube-proxy's rules follow the pods by
+    up to a second)."""
+    wait_for(f"{url}/health", lambda: health(url) or True, timeout)
+
+
 def api_suite(url: str) -> None:
     """tests/api against `url`: fails with pytest's report."""
     env = {**os.environ, "HEART_BASE_URL": url}
@@ -125,7 +131,7 @@ def smoke(kube: Kube, release: str, namespace: str, values: dict, keep: bool = F
     say(f"waiting for {replicas} Ready pods of {app}")
     pods = kube.wait_ready(namespace, app, replicas)
     url = node_port_url(kube, values)
-    wait_for(f"{url}/health", lambda: health(url) or True, 60)
+    wait_healthy(url)
     say(f"API suite through the NodePort, {url}")
     api_suite(url)
     say("helm test")

@@ -152,6 +152,15 @@ install fail halfway on a real cluster, a running SpinApp left behind. Ask the c
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* Pod Security: the spin-operator's pods carry no securityContext (SpinApp v0.6.1 has no
+field for one), so they meet `baseline` and never `restricted`. In a namespace that enforces
+restricted, admission refused every pod while Helm reported "deployed" (a real cluster's
+finding): refuse the install instead. */}}
+{{- with (lookup "v1" "Namespace" "" .Release.Namespace) }}
+{{- if eq (get (.metadata.labels | default dict) "pod-security.kubernetes.io/enforce") "restricted" }}
+{{- fail (printf "namespace %s enforces Pod Security \"restricted\", which refuses every pod the spin-operator creates (SpinApp has no securityContext): install into a namespace at \"baseline\" (label pod-security.kubernetes.io/enforce=baseline); nothing was installed" $.Release.Namespace) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" .Values.podDisruptionBudget.minAvailable)) }}
 {{- $min := ternary .Values.autoscaling.minReplicas .Values.replicaCount .Values.autoscaling.enabled | int }}
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) $min }}
