@@ -305,7 +305,9 @@ def main() -> int:
         repository, digest = f"localhost:5000/{runtimes.APP}", p.digest
         c.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, node.executor(NS)])
         values = {"image": {"repository": repository, "digest": digest},
-                  "autoscaling": {"enabled": False}, "replicaCount": 1}
+                  "autoscaling": {"enabled": False}, "replicaCount": 1,
+                  # 100 pods x 10m of CPU requested fit the node's 2 cores (the default 100m, 20).
+                  "resources": {"requests": {"cpu": "10m"}}}
         baseline = used_mib()
         say("first start")
         app, first = first_start(c, values)

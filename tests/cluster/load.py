@@ -73,6 +73,10 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait(self) -> None:
+        """Until every request has been sent and answered (or failed)."""
+        self._thread.join()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()

@@ -15,6 +15,7 @@ Exits with the command's status; 1 when something of the cluster is still there 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,12 @@ def main(argv: list[str]) -> int:
         # reach kube-proxy's DNAT rules (nothing leaves the namespace: node0's peer is in it).
         sh(*inside, "route", "add", "default", "dev", "node0")
         env = {**os.environ, "HEART_NETNS": name}
-        return subprocess.run(["nsenter", f"--net=/run/netns/{name}", *argv], env=env).returncode
+        proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{name}", *argv], env=env)
+        # Ctrl-C reaches the command from the terminal: wait for it to tear the cluster down
+        # (pytest runs its fixtures' teardown on an interrupt); a SIGTERM becomes that interrupt.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
+        return proc.wait()
     finally:
         subprocess.run(["ip", "netns", "delete", name])
 

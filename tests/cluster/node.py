@@ -573,7 +573,7 @@ class Cluster(Kube):
         me = str(self.dir)
         pids = []
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
                 with contextlib.suppress(OSError):
                     if me.encode() in (entry / "cmdline").read_bytes():
                         pids.append(int(entry.name))
