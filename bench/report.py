@@ -762,15 +762,17 @@ def render_cluster(r: dict) -> str:
                    f"{n['scheduled_to_ready_s']} s"] for n in r["new_replicas"]])
     out += ["## Density", "",
             "Replicas raised step by step (SpinApp `replicas`); memory once all are Ready, CPU over 20 s "
-            "without requests. *node used* is the node's MemTotal − MemAvailable above what it was before "
-            "the first pod; *cgroup* the pods' own cgroups (what the kubelet and metrics-server see); "
-            "*shim PSS* the containerd-shim-spin processes, which run outside the pods' cgroups.", ""]
-    out += table(["replicas", "all Ready", "restarts", "node used / pod", "cgroup usage / pod",
+            "without requests. *cgroup* the pods' own cgroups (what the kubelet sees); *shim PSS* the containerd-shim-spin "
+            "processes (each pod's sandbox and app shims), which run outside the pods' cgroups, their "
+            "shared pages split between them; *all-in* the two together. "
+            "*metrics-server* serves nothing for these pods on a cgroup v1 node (README, 'Autoscaling').", ""]
+    out += table(["replicas", "all Ready", "restarts", "all-in / pod", "cgroup usage / pod",
                   "cgroup working set / pod", "metrics-server / pod", "shim PSS / pod",
                   "idle CPU / pod (cgroup)", "idle CPU / pod (shim)"], "rrrrrrrrrr",
-                 [[d["replicas"], f"{d['all_ready_s']} s", d["restarts"], f"{d['node_used_mib_per_pod']} MiB",
+                 [[d["replicas"], f"{d['all_ready_s']} s", d["restarts"],
+                   f"{d['cgroup_usage_mib_per_pod'] + d['shim_pss_mib_per_pod']:.1f} MiB",
                    f"{d['cgroup_usage_mib_per_pod']} MiB", f"{d['cgroup_working_set_mib_per_pod']} MiB",
-                   "?" if d["metrics_server_mib_per_pod"] is None else f"{d['metrics_server_mib_per_pod']} MiB",
+                   "none served" if not d["metrics_server_mib_per_pod"] else f"{d['metrics_server_mib_per_pod']} MiB",
                    f"{d['shim_pss_mib_per_pod']} MiB", f"{d['idle_cgroup_millicores_per_pod']} m",
                    f"{d['idle_shim_millicores_per_pod']} m"] for d in r["density"]])
     out += ["## Many at once, cold and warm", "",
@@ -786,7 +788,7 @@ def render_cluster(r: dict) -> str:
     out += table(["round", "sent", "failed", "how", "when (s into the load)"], "rrrll",
                  [[x["round"], x["sent"], x["failed"],
                    ", ".join(f"{k}: {n}" for k, n in x["kinds"].items()) or "—",
-                   ", ".join(str(t) for t in x["failed_at_s"]) or "—"] for x in r["rollouts"]])
+                   ", ".join(str(t) for t in sorted(x["failed_at_s"])) or "—"] for x in r["rollouts"]])
     return "\n".join(out)
 
 

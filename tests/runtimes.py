@@ -207,6 +207,21 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15)
     return proc.returncode
 
 
+def stop_group(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM to a process started with start_new_session and everything in its group;
+    SIGKILL to the group after `timeout` s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def run(cmd: list[str], what: str, **kw) -> str:
     """Runs a command to its end; its stdout, or an error with everything it printed."""
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
@@ -562,14 +577,7 @@ def process(cmd: list[str], log: Path, what: str, env: dict | None = None) -> It
             raise RuntimeError(f"{what} exited early with {proc.returncode}:\n{tail(log)}")
     finally:
         # The whole group: `jco serve` runs its server in a child Node.js process.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def main() -> int:

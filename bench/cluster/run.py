@@ -56,12 +56,6 @@ def say(msg: str) -> None:
 
 # -- what the node holds --------------------------------------------------------------------
 
-def used_mib() -> float:
-    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
-    kib = lambda k: int(info[k].split()[0])  # noqa: E731
-    return (kib("MemTotal") - kib("MemAvailable")) / 1024
-
-
 def shim_pids() -> list[int]:
     out = []
     for p in Path("/proc").iterdir():
@@ -199,7 +193,7 @@ def rel(t: float | None, t0: float | None) -> float | None:
     return None if t is None or t0 is None else round(t - t0, 3)
 
 
-def density(c: node.Cluster, app: str, baseline_mib: float) -> list[dict]:
+def density(c: node.Cluster, app: str) -> list[dict]:
     rows = []
     for n in DENSITY:
         set_replicas(c, app, n)
@@ -212,7 +206,6 @@ def density(c: node.Cluster, app: str, baseline_mib: float) -> list[dict]:
         time.sleep(IDLE_S)
         span = time.monotonic() - t0
         row = {"replicas": n, "all_ready_s": round(took, 1), "restarts": restarts(c.pods(NS, app)),
-               "node_used_mib_per_pod": round((used_mib() - baseline_mib) / n, 1),
                "cgroup_usage_mib_per_pod": round(mem_cg["usage"] / n, 2),
                "cgroup_working_set_mib_per_pod": round(mem_cg["working_set"] / n, 2),
                "metrics_server_mib_per_pod": (round(m / n, 2) if (m := metrics_server_mib(c, app)) is not None else None),
@@ -226,13 +219,15 @@ def density(c: node.Cluster, app: str, baseline_mib: float) -> list[dict]:
 
 
 def drop_precompiled(c: node.Cluster) -> int:
-    """Removes the shim's precompiled modules from containerd's content store (the labels
-    runwasi puts on them); returns how many went."""
+    """Removes the shim's precompiled modules from containerd's content store — the blobs
+    labelled `runwasi.io/precompiled/<engine>/<key>/original=<layer>`, not the image's
+    manifest and layer that point at them — as on a node that never ran the image; returns
+    how many went."""
     ctr = ["ctr", "-a", str(c.dir / "containerd" / "containerd.sock"), "-n", "k8s.io"]
     lines = subprocess.run([*ctr, "content", "ls"], capture_output=True, text=True).stdout.splitlines()
     gone = 0
     for line in lines[1:]:
-        if "precompile" in line or "runwasi" in line:
+        if "/original=sha256:" in line:
             subprocess.run([*ctr, "content", "rm", line.split()[0]], capture_output=True)
             gone += 1
     return gone
@@ -288,8 +283,12 @@ def rolled(c: node.Cluster, app: str, gen: int) -> bool:
 
 
 def version(argv: list[str]) -> str:
+    """The line of `argv`'s output that names the version (the shim's `-v` prints its name on
+    a line of its own first)."""
     p = subprocess.run(argv, capture_output=True, text=True)
-    return (p.stdout + p.stderr).strip().splitlines()[0] if (p.stdout + p.stderr).strip() else "?"
+    lines = [line.strip() for line in (p.stdout + p.stderr).splitlines() if line.strip()]
+    named = [line for line in lines if "version" in line.lower()]
+    return (named or lines or ["?"])[0]
 
 
 def main() -> int:
@@ -308,13 +307,12 @@ def main() -> int:
                   "autoscaling": {"enabled": False}, "replicaCount": 1,
                   # 100 pods x 10m of CPU requested fit the node's 2 cores (the default 100m, 20).
                   "resources": {"requests": {"cpu": "10m"}}}
-        baseline = used_mib()
         say("first start")
         app, first = first_start(c, values)
         say(f"first start {first}")
         fresh = new_replicas(c, app)
         say(f"new replicas {fresh}")
-        dens = density(c, app, baseline)
+        dens = density(c, app)
         race = [many_at_once(c, app, cold) for cold in (False, True, False, True)]
         say(f"many at once {race}")
         roll = rollouts(c, app, values)

@@ -35,6 +35,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -44,7 +45,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from kube import GaveUp, Kube, wait_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for runtimes.py
+from kube import GaveUp, Kube, wait_for  # noqa: E402
+from runtimes import ctr_too_old, stop_group  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -79,13 +82,11 @@ def not_run() -> str | None:
     """Why the cluster cannot be brought up here (the missing programs, and how to get them),
     or None. Programs from Debian's packages are installed by `make deps`: their absence is
     reported too, since `make test-cluster` is the only user."""
-    from runtimes import ctr_too_old  # tests/runtimes.py
-
     missing = [name for name in UNREGISTERED if not shutil.which(name)]
     why = []
     if missing:
-        why.append("not on PATH: " + ", ".join(missing) + " (in no package registry; README.md,"
-                   " 'On a real cluster', says how they were built)")
+        why.append("not on PATH: " + ", ".join(missing) + " (in no package registry: see README.md,"
+                   " 'On a real cluster')")
     ctr = shutil.which("ctr")
     if ctr and ctr_too_old(subprocess.run([ctr, "--version"], capture_output=True,
                                           text=True).stdout):
@@ -528,16 +529,7 @@ class Cluster(Kube):
                              "--wait=false", check=False)
                 self.wait_for("the pods to go", lambda: not self._sandboxes(), timeout=60)
         for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(self.procs[name])
         self.clean()
 
     def _sandboxes(self) -> list[str]:
@@ -615,9 +607,6 @@ def executor(namespace: str) -> dict:
 if __name__ == "__main__":
     # `node.py --check`: one line for `make test-cluster` / `make bench-cluster`; exit 3 where
     # the cluster cannot run here (the reason printed), 0 where it can.
-    import sys
-
-    sys.path.insert(0, str(REPO / "tests"))
     why = not_run()
     print(f"cluster not run: {why}" if why else "cluster: every program is here")
     sys.exit(3 if why else 0)
