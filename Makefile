@@ -21,7 +21,9 @@ RAW_WASM_P3 := target/$(WASM_TARGET)/release/heart_disease_api_p3.wasm
 WASM_P3 := target/heart_disease_api_p3.wasm
 # wasmtime-cli version that `make up` / the tests serve the component with.
 WASMTIME_VERSION := 48.0.8
-WASMTIME := $(shell command -v wasmtime 2>/dev/null || echo $(HOME)/.cargo/bin/wasmtime)
+# cargo installs into $CARGO_HOME/bin (~/.cargo/bin unless CARGO_HOME is set).
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+WASMTIME := $(shell command -v wasmtime 2>/dev/null || echo $(CARGO_BIN)/wasmtime)
 JCO := node_modules/.bin/jco
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -45,7 +47,7 @@ rust-targets:
 	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
 wasmtime:
-	@command -v wasmtime >/dev/null || [ -x $(HOME)/.cargo/bin/wasmtime ] || { \
+	@command -v wasmtime >/dev/null || [ -x $(CARGO_BIN)/wasmtime ] || { \
 	  echo "installing wasmtime-cli $(WASMTIME_VERSION) (about 10 minutes on 2 cores)"; \
 	  cargo install wasmtime-cli --locked --version $(WASMTIME_VERSION); }
 

@@ -147,9 +147,13 @@ def require(runtime: str) -> None:
         pytest.skip(f"{runtime} not run: {why}")
 
 
+# Where `cargo install` (wasmtime-cli) puts programs: $CARGO_HOME/bin, by default ~/.cargo/bin.
+CARGO_BIN = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin"
+
+
 def program(name: str, runtime: str) -> str:
     """The path of a program on PATH (or cargo's bin folder), or a Missing error."""
-    found = shutil.which(name) or shutil.which(name, path=str(Path.home() / ".cargo" / "bin"))
+    found = shutil.which(name) or shutil.which(name, path=str(CARGO_BIN))
     if name in ("jco", "workerd"):
         local = REPO / "node_modules" / ".bin" / name
         found = str(local) if local.exists() else None

@@ -13,7 +13,7 @@ network namespace the run creates (`netns.py` creates it and runs everything ins
   docker-registry (Debian) on 127.0.0.1:5000, as Minikube's registry addon is on its node
   dnsmasq (Debian) as the cluster DNS for the Services (`helm test` resolves the Service name)
 
-The node's address is NODE_IP on a veth inside the namespace; pods get 10.244.0.0/24 on the bridge cni0;
+The node's address is NODE_IP on a veth inside the namespace; pods get 10.244.0.0/16 on the bridge cni0;
 Services 10.96.0.0/16. Every component authenticates with one admin certificate: the cluster
 lives for one test run and nothing else can reach it.
 
@@ -55,7 +55,11 @@ UPSTREAM = Path(os.environ.get("HEART_UPSTREAM") or REPO.parent / "shared" / "up
 
 NODE = "node0"
 NODE_IP = "10.77.0.1"
-POD_CIDR = "10.244.0.0/24"
+# A /16, not a node's usual /24: a run starts several hundred pods, and once the bridge's
+# IP allocator had wrapped around, connections to a new pod on an address a gone pod had used
+# timed out or got "no route to host" for seconds (most likely the node's neighbour entry
+# still held the old pod's MAC address).
+POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/16"
 REGISTRY = "127.0.0.1:5000"
 RUNTIME_CLASS = "wasmtime-spin-v2"
@@ -504,18 +508,6 @@ class Cluster(Kube):
         self.wait_for("the metrics API", lambda: "node0" in self.kubectl(
             "get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"), timeout=120,
             proc="metrics-server")
-
-    # -- namespaces for tests --------------------------------------------------------------
-
-    def namespace(self, name: str, labels: dict[str, str] | None = None) -> str:
-        """A namespace with the containerd-shim-spin SpinAppExecutor (as
-        k8s/minikube-setup.sh makes in `default`)."""
-        self.apply([
-            {"apiVersion": "v1", "kind": "Namespace",
-             "metadata": {"name": name, "labels": labels or {}}},
-        ])
-        self.apply([executor(name)])
-        return name
 
     # -- teardown --------------------------------------------------------------------------
 
