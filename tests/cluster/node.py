@@ -67,7 +67,7 @@ RUNTIME_HANDLER = "spin"
 EXECUTOR = "containerd-shim-spin"
 PAUSE_IMAGE = f"{REGISTRY}/pause:3.9"
 # The `helm test` pod's image: Debian's static busybox in an image of its own.
-BUSYBOX_IMAGE = f"localhost:5000/busybox:1.36.1"
+BUSYBOX_IMAGE = "localhost:5000/busybox:1.36.1"
 
 # Programs in no package registry (built from their public sources; see README "On a real
 # cluster"), then Debian's.
