@@ -39,7 +39,7 @@ sys.path[:0] = [str(REPO / "tests" / "cluster"), str(REPO / "tests")]
 import node  # noqa: E402
 import runtimes  # noqa: E402
 import smoke  # noqa: E402
-from kube import Watch, is_ready, restarts, wait_for  # noqa: E402
+from kube import Watch, is_ready, quantity, restarts, wait_for  # noqa: E402
 from load import Load  # noqa: E402
 
 RELEASE = "heart-disease-api"
@@ -118,12 +118,7 @@ def metrics_server_mib(c: node.Cluster, app: str) -> float | None:
     except Exception:  # noqa: BLE001 — not scraped yet
         return None
     mine = [i for i in items if i["metadata"]["name"].startswith(app)]
-    return sum(float(node_quantity(ct["usage"]["memory"])) for i in mine for ct in i["containers"]) / 2**20
-
-
-def node_quantity(q: str) -> float:
-    from kube import quantity
-    return float(quantity(q))
+    return sum(float(quantity(ct["usage"]["memory"])) for i in mine for ct in i["containers"]) / 2**20
 
 
 # -- steps ----------------------------------------------------------------------------------
@@ -134,8 +129,10 @@ def set_replicas(c: node.Cluster, app: str, n: int) -> None:
 
 def all_ready(c: node.Cluster, app: str, n: int, timeout: float = 900) -> float:
     t0 = time.monotonic()
-    c.wait_ready(NS, app, n, timeout=timeout) if n else wait_for(
-        "no pods", lambda: not c.pods(NS, app), timeout)
+    if n:
+        c.wait_ready(NS, app, n, timeout=timeout)
+    else:
+        wait_for("no pods", lambda: not c.pods(NS, app), timeout)
     return time.monotonic() - t0
 
 
