@@ -54,6 +54,14 @@ class Kube:
         return [p for p in self.pods(namespace, app) if is_ready(p)
                 and not p["metadata"].get("deletionTimestamp")]
 
+    def rolled_out(self, namespace: str, app: str, generation: int, replicas: int) -> bool:
+        """Whether the operator's Deployment `app` has observed `generation` (or later) and
+        runs exactly `replicas` pods of it, all Ready, with no old pod left."""
+        s = self.get("deployment", "-n", namespace, app).get("status", {})
+        return (s.get("observedGeneration", 0) >= generation and s.get("updatedReplicas") == replicas
+                and s.get("readyReplicas") == replicas and s.get("replicas") == replicas
+                and len(self.ready_pods(namespace, app)) == replicas == len(self.pods(namespace, app)))
+
     def node_ip(self) -> str:
         node = self.get("nodes")["items"][0]
         return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")

@@ -20,14 +20,6 @@ from load import Load, good
 RELEASE = "heart-disease-api"
 
 
-def rolled(cluster, ns: str, app: str, generation: int, replicas: int) -> bool:
-    d = cluster.get("deployment", "-n", ns, app)
-    s = d.get("status", {})
-    return (s.get("observedGeneration", 0) >= generation and s.get("updatedReplicas") == replicas
-            and s.get("readyReplicas") == replicas and s.get("replicas") == replicas
-            and len(cluster.ready_pods(ns, app)) == replicas == len(cluster.pods(ns, app)))
-
-
 def test_rollout_and_scale_down_under_load(cluster, namespace, image_values):
     ns = namespace()
     values = smoke.merge(image_values, {"autoscaling": {"enabled": False}, "replicaCount": 3})
@@ -42,8 +34,8 @@ def test_rollout_and_scale_down_under_load(cluster, namespace, image_values):
         wait_for("the Deployment to change", lambda: cluster.get(
             "deployment", "-n", ns, app)["metadata"]["generation"] > gen, 60)
         gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
-        wait_for(f"{replicas} updated Ready pods and no other", lambda: rolled(
-            cluster, ns, app, gen, replicas), 180, lambda: cluster.kubectl(
+        wait_for(f"{replicas} updated Ready pods and no other", lambda: cluster.rolled_out(
+            ns, app, gen, replicas), 180, lambda: cluster.kubectl(
             "get", "pods,rs", "-n", ns, "-o", "wide", check=False))
 
     with Load(url, rate=20, limit=20 * 120) as load:
