@@ -25,7 +25,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SOAK_JSON = BENCH / "soak" / "results.json"
 # The soak's runtimes in the order `make soak` runs them (mk/soak.env); any other after them.
-SOAK_RUNTIMES = ("wasmtime", "spin")
+SOAK_RUNTIMES = ("wasmtime", "spin", "spin-p3")
 BASELINE = BENCH / "baseline"
 
 # Other work (in cores) above which a run's throughput and latency are not judged.

@@ -103,7 +103,7 @@ define soak_run
 	if [ -n "$$failed" ]; then echo "soak: FAILED on$$failed"; exit 1; fi
 endef
 
-soak: build wasmtime soak-build ## 60 s at concurrency 64 on wasmtime serve, then Spin (valid, invalid, oversized, slow, stalled, HEAD); writes bench/soak/results.json and renders bench/RESULTS.md
+soak: build wasmtime soak-build ## 60 s at concurrency 64 on wasmtime serve, then Spin with each build (valid, invalid, oversized, slow, stalled, HEAD); writes bench/soak/results.json and renders bench/RESULTS.md
 	$(call soak_run,$(SOAK_SECONDS),$(SOAK_WARMUP_SECONDS),$(SOAK_MAX_RSS_GROWTH_PCT),$(SOAK_RESULTS_JSON))
 
 soak-smoke: build wasmtime soak-build ## the soak's mix for 10 s on each runtime (RSS growth not checked; writes nothing): fails on any unexpected status or unanswered connection

@@ -796,6 +796,7 @@ fn describe_runtime(runtime: Runtime, pid: u32) -> (&'static str, String) {
     let what = match runtime {
         Runtime::Wasmtime => "`wasmtime serve`",
         Runtime::Spin => "`spin up` on spin.toml",
+        Runtime::SpinP3 => "`spin up` on spin-p3.toml (the wasi:http 0.3 build)",
         _ => "the runtime",
     };
     (
@@ -821,8 +822,8 @@ fn main() {
     let runtime = std::env::var("SOAK_RUNTIME").unwrap_or_else(|_| "wasmtime".into());
     let cfg = Config {
         runtime: Runtime::from_name(&runtime)
-            .filter(|r| matches!(r, Runtime::Wasmtime | Runtime::Spin))
-            .unwrap_or_else(|| panic!("SOAK_RUNTIME={runtime} (wasmtime or spin)")),
+            .filter(|r| matches!(r, Runtime::Wasmtime | Runtime::Spin | Runtime::SpinP3))
+            .unwrap_or_else(|| panic!("SOAK_RUNTIME={runtime} (wasmtime, spin or spin-p3)")),
         seconds: env_num("SOAK_SECONDS", 60),
         warmup: env_num("SOAK_WARMUP_SECONDS", 60),
         concurrency: env_num("SOAK_CONCURRENCY", 64),
@@ -1003,7 +1004,7 @@ fn main() {
         "predictions_checked": stats.predictions_checked,
         "oversized_kept_open": stats.oversized_kept_open,
         "rss": {
-            "what": if cfg.runtime == Runtime::Spin {
+            "what": if cfg.runtime != Runtime::Wasmtime {
                 "`spin up` and the `spin trigger http` child it serves from, summed"
             } else {
                 "the wasmtime process"
