@@ -104,8 +104,8 @@ async fn read_body(
     loop {
         // A body with all its declared bytes in is whole: the host takes no byte past a
         // `content-length`. Waiting for the stream's end and its trailers would add two more
-        // round trips to the host per request (about 12 µs of Spin 4's CPU per POST /predict,
-        // bench/p3/RESULTS.md).
+        // round trips to the host per request (about 12 µs of Spin 4's CPU per POST /predict:
+        // README.md, "Where the 0.3 build's time goes").
         if declared == Some(body.len() as u64) {
             return Ok(body);
         }
