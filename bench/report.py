@@ -733,6 +733,13 @@ def render_spin4(r: dict) -> str:
     out += table(["setting", "req/s", "p99", "CPU per request", "VmHWM (spin up's processes)", "errors"], "lrrrrr",
                  [[name, f"{c['rps']:,.0f}", fmt_us(c["p99_us"]), f"{c['cpu_ms_per_req'] * 1000:.0f} µs",
                    mib(c["vmhwm_kib_sum"]), c["status"] + c["socket_errors"]] for name, c in r["reuse"].items()])
+    if r.get("in_flight"):
+        conns = list(next(iter(r["in_flight"].values())))
+        out += ["", "Memory by requests in flight (wrk -c), one run each: VmHWM of the process that serves "
+                "(`spin trigger http`, the largest of spin up's), then req/s:\n"]
+        out += table(["build", *(f"c={c}" for c in conns)], "l" + "r" * len(conns),
+                     [[key, *(f"{mib(runs[c]['vmhwm_kib_max'])}, {runs[c]['rps']:,.0f} req/s" for c in conns)]
+                      for key, runs in r["in_flight"].items()])
     return "\n".join(out) + "\n"
 
 

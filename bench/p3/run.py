@@ -6,7 +6,8 @@ and beside our 0.2 build, and the 0.2 build beside the 0.2 hello (spin-sdk 5.2).
 The four apps take turns, round after round (the order rotating), each under `spin up` pinned
 to one core with wrk on the other, POST /predict of one patient (GET / for the hellos) at
 concurrency 16, so their ratios are measured within the noise of one machine at one time; then
-our 0.3 build once under each of Spin 4's instance-reuse settings. Per run: req/s, p50, p99,
+our 0.3 build once under each of Spin 4's instance-reuse settings; then each of our builds once
+at each of IN_FLIGHT requests in flight, for its memory. Per run: req/s, p50, p99,
 CPU per request and VmHWM of the `spin up` processes. Writes bench/p3/results.json;
 `python3 bench/report.py` renders bench/p3/RESULTS.md. Needs Spin 4 on PATH (`spin-p3` in
 tests/runtimes.py); otherwise it says why and writes nothing. Reuses bench/shim/run.py's
@@ -42,10 +43,17 @@ APPS = {
 }
 
 
-def measure(key: str, toml: Path, kind: str, work: Path, bodies: dict, extra: tuple = ()) -> dict:
+# Requests in flight for the memory runs: the 0.3 build's memory grows with them (Spin 4 runs
+# each request of a reused instance as a task of its own), the 0.2 build's does not.
+IN_FLIGHT = (16, 64, 128, 256)
+
+
+def measure(key: str, toml: Path, kind: str, work: Path, bodies: dict, extra: tuple = (),
+            conns: int = 16) -> dict:
     with shim.spin_up(toml, key, work, extra) as app:
-        r = shim.load(app, kind, 16, bodies)
-        r["vmhwm_kib_sum"] = sum(shim.status_kib(pid, "VmHWM") or 0 for pid in app.pids)
+        r = shim.load(app, kind, conns, bodies)
+        hwm = [shim.status_kib(pid, "VmHWM") or 0 for pid in app.pids]
+        r["vmhwm_kib_sum"], r["vmhwm_kib_max"] = sum(hwm), max(hwm)
         r["spin_args"] = list(extra)
     return r
 
@@ -69,6 +77,7 @@ def main() -> int:
                        "hello_p3": shim.HELLO_P3_WASM.stat().st_size, "hello_p2": shim.HELLO_WASM.stat().st_size},
         "runs": {k: [] for k in APPS},
         "reuse": {},
+        "in_flight": {},
     }
     with tempfile.TemporaryDirectory(prefix="p3-bench-") as tmp:
         work = Path(tmp)
@@ -82,6 +91,11 @@ def main() -> int:
         for name, args in shim.REUSE.items():
             shim.log(f"reuse {name}: {' '.join(args) or '(defaults)'}")
             r["reuse"][name] = measure(f"reuse-{name}", rt.SPIN_P3_TOML, "one", work, bodies, args)
+        for key in ("ours_p3", "ours_p2"):
+            for conns in IN_FLIGHT:
+                shim.log(f"in flight: {key}, c={conns}")
+                r["in_flight"].setdefault(key, {})[str(conns)] = measure(
+                    f"{key}-c{conns}", APPS[key][0], "one", work, bodies, conns=conns)
     r["machine"]["load_end"] = shim.loadavg()
 
     def ratios(a: str, b: str) -> list[float]:
