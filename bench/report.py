@@ -591,9 +591,10 @@ def proposal(r: dict) -> str:
     # A request near typical use would keep an 80 % memory HPA at or above its target for good
     # (the 0.2 build's memory is flat with load). So request ≥ peak / 0.8.
     mem_req = up(max(typical, peak / 0.8), 16)
-    growth = (f"The 0.2 build's memory is flat with load (c=16, c=64, batches); the 0.3 build's grows with "
-              f"concurrent requests ({', '.join(mib(peak_of(c)) for c in p3)} at c=16, c=64), "
-              "so its c=64 run sets the peak." if p3 else "Memory is flat with load (c=16, c=64, batches).")
+    growth = ("The 0.2 build's memory is flat with load (c=16, c=64, batches); the 0.3 build's grows with "
+              "concurrent requests (" + ", ".join(f"{mib(peak_of(r['cases'][k]))} at {SHIM_CASES[k][1]}"
+                                                  for k in p3_keys) + ")."
+              if p3 else "Memory is flat with load (c=16, c=64, batches).")
     lines = ["## Proposed resources\n",
              f"Measured: largest single-process or cgroup peak {mib(peak)} ({where}; the shim's own while it "
              f"precompiles the layer: {', '.join(mib(k) for k in pre['shim_peak_kib'])}), typical {mib(typical)} "
