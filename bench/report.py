@@ -592,7 +592,7 @@ def proposal(r: dict) -> str:
     # (the 0.2 build's memory is flat with load). So request ≥ peak / 0.8.
     mem_req = up(max(typical, peak / 0.8), 16)
     growth = ("The 0.2 build's memory is flat with load (c=16, c=64, batches); the 0.3 build's grows with "
-              "concurrent requests (" + ", ".join(f"{mib(peak_of(r['cases'][k]))} at {SHIM_CASES[k][1]}"
+              "concurrent requests (" + "; ".join(f"{mib(peak_of(r['cases'][k]))} at {SHIM_CASES[k][1]}"
                                                   for k in p3_keys) + ")."
               if p3 else "Memory is flat with load (c=16, c=64, batches).")
     lines = ["## Proposed resources\n",
