@@ -88,6 +88,28 @@ def install(kube: Kube, release: str, namespace: str, values: dict) -> dict:
     return helm.upgrade(str(CHART), release, values, namespace=namespace, timeout=300)
 
 
+# The field manager of the preStop delay README.md's "Rolling updates" adds to the operator's
+# Deployment: not the operator's, so its server-side apply leaves the field alone.
+DRAIN_MANAGER = "heart-disease-api-drain"
+
+
+def add_pre_stop(kube: Kube, namespace: str, app: str, handler: dict) -> None:
+    """README.md's rolling-update fix: a preStop `handler` (`{"sleep": {"seconds": 5}}` on
+    Kubernetes >= 1.30) on the app's container in the operator's Deployment, patched by a
+    field manager of its own. SpinApp v0.6.1 has no field for it."""
+    patch = {"spec": {"template": {"spec": {"containers": [
+        {"name": app, "lifecycle": {"preStop": handler}}]}}}}
+    kube.kubectl("patch", "deployment", "-n", namespace, app, f"--field-manager={DRAIN_MANAGER}",
+                 "-p", json.dumps(patch))
+
+
+def pre_stop(kube: Kube, namespace: str, app: str) -> dict | None:
+    """The preStop handler of the app's container in the operator's Deployment, if any."""
+    spec = kube.get("deployment", "-n", namespace, app)["spec"]["template"]["spec"]
+    container = next(c for c in spec["containers"] if c["name"] == app)
+    return container.get("lifecycle", {}).get("preStop")
+
+
 def health(url: str) -> None:
     with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
         assert r.status == 200, f"GET {url}/health answered {r.status}"
