@@ -108,7 +108,7 @@ def test_with_a_pre_stop_delay_no_request_fails(cluster, namespace, image_values
         load = roll_and_scale_down(cluster, ns, app, values)
         # Two upgrades later, the operator's apply has left the delay in place.
         kept = smoke.pre_stop(cluster, ns, app) or {}
-        assert {k: kept.get("httpGet", {}).get(k) for k in handler["httpGet"]} == handler["httpGet"], kept
+        assert kept.get("httpGet", {}).items() >= handler["httpGet"].items(), kept
     summary = load.summary()
     print(f"with a {DELAY_S} s preStop delay, rolling update and scale-down at 20 req/s: {summary}")
     assert len(load.outcomes) >= 100, summary
