@@ -103,7 +103,7 @@ def test_with_a_pre_stop_delay_no_request_fails(cluster, namespace, image_values
     ns, app, values = installed(cluster, namespace, image_values)
     with late_answer() as handler:
         gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
-        smoke.add_pre_stop(cluster, ns, app, handler)
+        smoke.add_pre_stop(cluster, RELEASE, ns, values, handler)
         wait_for("the patched pods", lambda: cluster.rolled_out(ns, app, gen + 1, 3), 180)
         load = roll_and_scale_down(cluster, ns, app, values)
         # Two upgrades later, the operator's apply has left the delay in place.
