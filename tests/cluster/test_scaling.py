@@ -1,12 +1,11 @@
 """Replicas on the real node: fifty started at once all become Ready and serve (restarted only
-by the shim's precompile race); what an HPA can see of the pods on this node's cgroups; and,
-on a cgroup v2 node, the HPA scaling out under bounded load and back in after it."""
+by the shim's precompile race); what an HPA can see of the pods on this node; and, where the
+node reports the containers' CPU, the HPA scaling out under bounded load and back in after it."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -48,8 +47,12 @@ def test_fifty_at_once(cluster, namespace, image_values):
     smoke.wait_healthy(smoke.node_port_url(cluster, values))
 
 
-def cgroup_v2() -> bool:
-    return Path("/sys/fs/cgroup/cgroup.controllers").exists()
+# Why a node may report no container CPU, for the skip below and the README's *Autoscaling*.
+NO_CONTAINER_CPU = (
+    "containerd-shim-spin reports the container's CPU as 0 on this node: on cgroup v1 the"
+    " containerd-shim crate's collect_metrics reads cpu.stat, which holds no usage there, and"
+    " never cpuacct; metrics-server then serves nothing for the pods. Needs a cgroup v2 node, or"
+    " a shim built with that read fixed (README, 'Autoscaling')")
 
 
 def kubelet_resource_metrics(cluster, ns: str) -> dict[tuple[str, str], float]:
@@ -63,12 +66,21 @@ def kubelet_resource_metrics(cluster, ns: str) -> dict[tuple[str, str], float]:
     return out
 
 
+def container_cpu_reported(seen: dict[tuple[str, str], float], pods: list[str]) -> bool:
+    """Whether the kubelet counts the app containers' CPU, read after load: every pod's or
+    none's (a node either reads its cgroups or does not)."""
+    cpu = [seen[("container_cpu_usage_seconds_total", pod)] for pod in pods]
+    assert all(c > 0 for c in cpu) or all(c == 0 for c in cpu), seen
+    return cpu[0] > 0
+
+
 def test_what_the_hpa_sees_on_this_node(cluster, namespace, image_values):
-    """The metrics an HPA reads, as this node reports them under load. On cgroup v2 the
-    container's CPU is counted and metrics-server serves the pods' usage. On cgroup v1 (these
-    machines) containerd-shim-spin reports the container's CPU as 0 while the pod's cgroup
-    counts it; metrics-server v0.7 drops a container whose CPU reads 0, so the pods get no
-    metrics at all — neither CPU nor memory — and the HPA cannot act (README, 'Autoscaling')."""
+    """The metrics an HPA reads, as this node reports them under load. The pod's cgroup always
+    counts its CPU and memory. Whether the container's CPU is counted depends on the shim and the
+    node: with containerd-shim-spin v0.24/v0.25 on cgroup v1 (these machines) it reads 0, and
+    metrics-server v0.7 drops a container whose CPU reads 0, so the pods get no metrics at all —
+    neither CPU nor memory — and the HPA cannot act (README, 'Autoscaling'). Where it is counted,
+    the metrics API serves the pods and the HPA is active. Either way the chain must agree."""
     ns = namespace()
     values = smoke.merge(image_values, {"autoscaling": {"enabled": True, "minReplicas": 2}})
     app = smoke.app_of(smoke.install(cluster, RELEASE, ns, values))
@@ -84,40 +96,49 @@ def test_what_the_hpa_sees_on_this_node(cluster, namespace, image_values):
     for pod in pods:
         assert seen[("pod_cpu_usage_seconds_total", pod)] > 0, seen
         assert seen[("container_memory_working_set_bytes", pod)] > 0, seen
-        container_cpu = seen[("container_cpu_usage_seconds_total", pod)]
-        assert (container_cpu > 0) if cgroup_v2() else (container_cpu == 0), seen
+    counted = container_cpu_reported(seen, pods)
 
-    # Two of metrics-server's 15 s scrapes later: what the metrics API serves the HPA.
-    def served() -> list[dict] | None:
+    def metrics_api() -> list[dict]:
+        return [i for i in json.loads(cluster.kubectl(
+            "get", "--raw", f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"))["items"]
+            if i["metadata"]["name"] in pods]
+
+    def scaling_active(status: str | None = None) -> dict | None:
+        """The HPA's ScalingActive condition, once it has one (with `status`, if given)."""
         hpa = cluster.get("hpa", "-n", ns, app)
-        active = next((c for c in hpa.get("status", {}).get("conditions", [])
-                       if c["type"] == "ScalingActive"), None)
-        return [hpa] if active else None
+        return next((c for c in hpa.get("status", {}).get("conditions", [])
+                     if c["type"] == "ScalingActive" and status in (None, c["status"])), None)
 
-    hpa = wait_for("the HPA's first verdict", served, 90)[0]
-    items = json.loads(cluster.kubectl(
-        "get", "--raw", f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"))["items"]
-    active = next(c for c in hpa["status"]["conditions"] if c["type"] == "ScalingActive")
-    if cgroup_v2():
-        assert {i["metadata"]["name"] for i in items} >= set(pods), items
-        assert active["status"] == "True", active
+    # metrics-server scrapes every 15 s and serves a pod from its second scrape (CPU is a rate).
+    def all_served() -> list[dict] | None:
+        items = metrics_api()
+        return items if len(items) == len(pods) else None
+
+    if counted:
+        items = wait_for("the metrics API to serve both pods", all_served, 60)
+        active = wait_for("the HPA to read them", lambda: scaling_active("True"), 60)
     else:
-        assert items == [], items
+        active = wait_for("the HPA's first verdict", scaling_active, 90)
         assert (active["status"], active["reason"]) == ("False", "FailedGetResourceMetric"), active
+        items = metrics_api()
+        assert items == [], items
+    print(f"container CPU counted: {counted}; metrics API pods: {len(items)};"
+          f" HPA ScalingActive: {active['status']} ({active['reason']})")
 
 
-@pytest.mark.skipif(not cgroup_v2(), reason="not run: the node's cgroups are v1, where containerd-shim-spin"
-                    " reports a container's CPU as 0 and metrics-server serves no metrics for its pods"
-                    " (test_what_the_hpa_sees_on_this_node shows it); the HPA needs a cgroup v2 node")
 def test_hpa_out_under_load_and_back(cluster, namespace, image_values):
+    """The chart's HPA scales the operator's Deployment out under bounded load and back to its
+    minimum after it, on the CPU the node reports (the test cluster's controller-manager syncs
+    every 5 s and stabilises scale-downs over 15 s instead of 5 min)."""
     ns = namespace()
     values = smoke.merge(image_values, {"autoscaling": {
         "enabled": True, "minReplicas": 2, "maxReplicas": 6,
-        # A target the bounded load below crosses: ~200 µs of CPU per request, 100 req/s
-        # is ~20 millicores, 10 % of two pods' 100m requests.
-        "targetCPUUtilizationPercentage": 5}})
+        # A target the bounded load below crosses and an idle pod does not: ~250 µs of CPU
+        # per request makes 100 req/s ~25 millicores, 125 % of two pods' 10 % of 100m; an idle
+        # pod uses ~3 millicores (README, 'bench-cluster').
+        "targetCPUUtilizationPercentage": 10}})
     app = smoke.app_of(smoke.install(cluster, RELEASE, ns, values))
-    cluster.wait_ready(ns, app, 2)
+    pods = [p["metadata"]["name"] for p in cluster.wait_ready(ns, app, 2)]
     url = smoke.node_port_url(cluster, values)
     smoke.wait_healthy(url)
 
@@ -128,8 +149,13 @@ def test_hpa_out_under_load_and_back(cluster, namespace, image_values):
         return cluster.kubectl("describe", "hpa", "-n", ns, app, check=False)
 
     with Load(url, rate=100, limit=100 * 240) as load:
+        wait_for("load to reach the pods", lambda: len(load.answered()) >= 500, 60)
+        if not container_cpu_reported(kubelet_resource_metrics(cluster, ns), pods):
+            pytest.skip(f"not run: {NO_CONTAINER_CPU}")
         wait_for("the HPA to scale out", lambda: replicas() > 2, 180, hpa_state)
         wait_for("the new pods to be Ready", lambda: len(cluster.ready_pods(ns, app)) > 2, 120, hpa_state)
+        out = replicas()
     assert load.failed() == [], load.summary()
     wait_for("the HPA to scale back to 2", lambda: replicas() == 2, 180, hpa_state)
     cluster.wait_ready(ns, app, 2, timeout=120)
+    print(f"HPA: 2 -> {out} under {len(load.outcomes)} requests at 100/s, back to 2")
