@@ -14,6 +14,7 @@ from conftest import RenderError, render
     ({"service": {"nodePort": 32768}}, "/service/nodePort': maximum: got 32,768, want 32,767"),
     ({"service": {"nodePort": "30080"}}, "/service/nodePort': got string, want integer"),
     ({"service": {"type": "ExternalName"}}, "/service/type'"),
+    ({"service": {"externalTrafficPolicy": "local"}}, "/service/externalTrafficPolicy'"),
     ({"autoscaling": {"targetCPUUtilizationPercentage": 0}}, "/autoscaling/targetCPUUtilizationPercentage': minimum"),
     ({"autoscaling": {"targetCPUUtilizationPercentage": 101}}, "/autoscaling/targetCPUUtilizationPercentage': maximum"),
     ({"autoscaling": {"targetMemoryUtilizationPercentage": 150}}, "/autoscaling/targetMemoryUtilizationPercentage': maximum"),

@@ -4,8 +4,9 @@
   python3 tests/cluster/netns.py COMMAND [ARG...]
 
 The namespace holds the throwaway cluster's whole network (node.py): loopback, the node's
-address on a veth, the pods' bridge and veths, kube-proxy's iptables rules. Deleting
-it removes all of them, whatever the command left. Only the network is separate (`nsenter
+address on a veth, the pods' bridge and veths, kube-proxy's iptables rules; the veth's other
+end is a client outside the node, in a second namespace. Deleting them removes all of it,
+whatever the command left. Only the network is separate (`nsenter
 --net`): the command sees the host's files, cgroups and mounts, as a kubelet must.
 
 Exits with the command's status; 1 when something of the cluster is still there afterwards
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from node import NODE_IP  # noqa: E402
+from node import CLIENT_IP, NODE_IP, client_netns  # noqa: E402
 
 
 def sh(*args: str) -> None:
@@ -37,14 +38,21 @@ def main(argv: list[str]) -> int:
     try:
         inside = ["ip", "-n", name]
         sh(*inside, "link", "set", "lo", "up")
-        # The node's interface: one end of a veth pair whose other end stays in the
-        # namespace too (this kernel has no dummy interfaces).
+        # The node's interface: one end of a veth pair whose other end is a client outside
+        # the node, in a namespace of its own (CLIENT_IP: what a user's machine is to a
+        # Minikube node; load.py's `Load(..., netns=CLIENT_NETNS)` sends from there).
+        client = client_netns(name)
+        sh("ip", "netns", "add", client)
+        outside = ["ip", "-n", client]
+        sh(*outside, "link", "set", "lo", "up")
         sh(*inside, "link", "add", "node0", "type", "veth", "peer", "name", "node0-peer")
+        sh(*inside, "link", "set", "node0-peer", "netns", client)
         sh(*inside, "addr", "add", f"{NODE_IP}/24", "dev", "node0")
-        sh(*inside, "link", "set", "node0-peer", "up")
+        sh(*outside, "addr", "add", f"{CLIENT_IP}/24", "dev", "node0-peer")
+        sh(*outside, "link", "set", "node0-peer", "up")
         sh(*inside, "link", "set", "node0", "up")
         # A default route, so that connections to Service IPs leave the routing step and
-        # reach kube-proxy's DNAT rules (nothing leaves the namespace: node0's peer is in it).
+        # reach kube-proxy's DNAT rules (nothing leaves: the client namespace routes nowhere).
         sh(*inside, "route", "add", "default", "dev", "node0")
         env = {**os.environ, "HEART_NETNS": name}
         proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{name}", *argv], env=env)
@@ -54,6 +62,7 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
         return proc.wait()
     finally:
+        subprocess.run(["ip", "netns", "delete", client_netns(name)], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "delete", name])
 
 

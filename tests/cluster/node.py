@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -55,6 +56,7 @@ UPSTREAM = Path(os.environ.get("HEART_UPSTREAM") or REPO.parent / "shared" / "up
 
 NODE = "node0"
 NODE_IP = "10.77.0.1"
+CLIENT_IP = "10.77.0.2"  # a machine outside the node, on node0's link (netns.py)
 # A /16, not a node's usual /24: a run starts several hundred pods, and once the bridge's
 # IP allocator had wrapped around, connections to a new pod on an address a gone pod had used
 # timed out or got "no route to host" for seconds (most likely the node's neighbour entry
@@ -77,9 +79,14 @@ UNREGISTERED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "
 DEBIAN = {"etcd": "etcd-server", "containerd": "containerd", "runc": "runc",
           "docker-registry": "docker-registry", "dnsmasq": "dnsmasq-base",
           "busybox": "busybox-static", "iptables": "iptables", "conntrack": "conntrack",
-          "openssl": "openssl", "nsenter": "util-linux", "ip": "iproute2"}
+          "openssl": "openssl", "nsenter": "util-linux", "ip": "iproute2", "nstat": "iproute2"}
 CNI_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
+
+
+def client_netns(cluster_netns: str) -> str:
+    """The client's network namespace, beside the cluster's (netns.py makes both)."""
+    return f"{cluster_netns}-client"
 
 
 def not_run() -> str | None:
@@ -576,6 +583,28 @@ class Cluster(Kube):
     def _our_cgroups() -> list[Path]:
         return [p for p in Path("/sys/fs/cgroup").glob("*/kubepods*") if p.is_dir()]
 
+    # -- the network as the pods and clients see it ------------------------------------------
+
+    @property
+    def client(self) -> str:
+        """The network namespace of a client outside the node (netns.py makes it)."""
+        return client_netns(os.environ["HEART_NETNS"])
+
+    def pods_tcp_counter(self, name: str) -> int:
+        """A kernel TCP counter (`nstat`'s name, e.g. TcpExtPAWSTimewait) summed over the pods'
+        network namespaces."""
+        return sum(tcp_counter(name, netns) for netns in self._our_netns())
+
+    def seen_from(self, client_ip: str, port: int) -> set[str]:
+        """The addresses the pods saw `client_ip`'s connections to node port `port` come from
+        (the reply destinations of their conntrack entries: the client's own, or the node's
+        when kube-proxy masqueraded them), since the last call: it forgets the entries."""
+        match = ["-p", "tcp", "--orig-src", client_ip, "--orig-port-dst", str(port)]
+        out = subprocess.run(["conntrack", "-L", *match], capture_output=True, text=True).stdout
+        subprocess.run(["conntrack", "-D", *match], capture_output=True)
+        return {found[1] for found in (re.findall(r"dst=(\S+)", line) for line in out.splitlines())
+                if len(found) == 2}
+
     def leftovers(self) -> list[str]:
         """What is still there after teardown (empty when it cleaned up)."""
         left = [f"process {pid}: {Path(f'/proc/{pid}/cmdline').read_bytes()!r}"
@@ -584,6 +613,15 @@ class Cluster(Kube):
         left += [f"network namespace {n}" for n in self._our_netns()]
         left += [f"cgroup {c}" for c in self._our_cgroups()]
         return left
+
+
+def tcp_counter(name: str, netns: str | None = None) -> int:
+    """A kernel TCP counter (`nstat -a`'s name) in network namespace `netns` (None: this one)."""
+    inside = ["ip", "netns", "exec", netns] if netns else []
+    out = subprocess.run([*inside, "nstat", "-asz", name], capture_output=True, text=True,
+                         check=True).stdout
+    return next((int(line.split()[1]) for line in out.splitlines()
+                 if line.split()[:1] == [name]), 0)
 
 
 def executor(namespace: str) -> dict:
