@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
         sh(*inside, "link", "set", "lo", "up")
         # The node's interface: one end of a veth pair whose other end is a client outside
         # the node, in a namespace of its own (CLIENT_IP: what a user's machine is to a
-        # Minikube node; load.py's `Load(..., netns=CLIENT_NETNS)` sends from there).
+        # Minikube node; load.py's `Load(..., netns=cluster.client)` sends from there).
         client = client_netns(name)
         sh("ip", "netns", "add", client)
         outside = ["ip", "-n", client]

@@ -49,7 +49,7 @@ def roll_and_scale_down(cluster, ns: str, app: str, values: dict) -> Load:
             ns, app, gen, replicas), 180, lambda: cluster.kubectl(
             "get", "pods,rs", "-n", ns, "-o", "wide", check=False))
 
-    with Load(url, rate=20, limit=20 * 120) as load:
+    with Load(url, rate=20, limit=20 * 120, netns=cluster.client) as load:
         change(smoke.merge(values, {"podAnnotations": {"rollout": "2"}}), 3)
         change(smoke.merge(values, {"podAnnotations": {"rollout": "2"}, "replicaCount": 1}), 1)
         # The last old pods stop only after the rollout counts as done (their preStop delay).
