@@ -50,6 +50,11 @@ HEADER = """\
 # namespace and metrics-server for the HPA:
 #   kubectl apply -f k8s/spinapp-executor.yaml -f k8s/heart-disease-api.yaml
 # Change spec.image to the image you pushed (`make push REGISTRY=...`).
+# Rolling updates drop a few requests unless the operator's Deployment has a preStop delay
+# (the chart's drain hook adds it; README.md, "Rolling updates without dropped requests"). Once
+# the Deployment exists, on Kubernetes >= 1.30:
+#   kubectl patch deployment heart-disease-api --field-manager=heart-disease-api-drain \\
+#     -p '{"spec":{"template":{"spec":{"containers":[{"name":"heart-disease-api","lifecycle":{"preStop":{"sleep":{"seconds":5}}}}]}}}}'
 """
 
 
@@ -78,7 +83,10 @@ def render() -> str:
     import helm_python as helm
 
     with helm.Chart.load(CHART) as chart:
-        files = chart.render(values={}, name=RELEASE, namespace="default", is_install=True)
+        # Without the drain hook Job: `kubectl apply` runs no hooks (the header says what to
+        # run instead).
+        files = chart.render(values={"drain": {"enabled": False}}, name=RELEASE,
+                             namespace="default", is_install=True)
     # Not NOTES.txt, nor the `helm test` pod (templates/tests/): `kubectl apply` has no tests.
     objs = [obj for path in sorted(files) if not path.endswith("NOTES.txt") and "/templates/tests/" not in path
             for obj in yaml.safe_load_all(files[path]) if obj]

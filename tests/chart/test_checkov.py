@@ -48,27 +48,28 @@ def test_checkov_on_rendered_chart(tmp_path):
         d.mkdir()
         for i, obj in enumerate(render(load_values(name))):
             (d / f"{i:02d}-{obj['kind']}.yaml").write_text(yaml.safe_dump(obj))
-            # checkov counts a Deployment's pod template as one more resource
-            total += 2 if obj["kind"] == "Deployment" else 1
+            # checkov counts a Deployment's or a Job's pod template as one more resource
+            total += 2 if obj["kind"] in ("Deployment", "Job") else 1
     _assert_clean(_checkov(tmp_path), total)
 
 
 def test_checkov_on_monitoring_with_a_tag_only_image(tmp_path):
     """monitoring.enabled with the default collector image (a version tag, no digest): the
     skipped checks are CKV_K8S_43 (image by digest), with its reason on the Deployment, and
-    the `helm test` pod's, each with its reason."""
+    the `helm test` pod's and the drain Job's, each with its reason."""
     # (with networkPolicy.enabled: without it checkov's CKV2_K8S_6 flags the collector's pod,
     # as it would any pod without a NetworkPolicy)
     objs = render({"executor": {"create": True}, "monitoring": {"enabled": True},
                    "networkPolicy": {"enabled": True}})
     for i, obj in enumerate(objs):
         (tmp_path / f"{i:02d}-{obj['kind']}.yaml").write_text(yaml.safe_dump(obj))
-    total = sum(2 if o["kind"] == "Deployment" else 1 for o in objs)
+    total = sum(2 if o["kind"] in ("Deployment", "Job") else 1 for o in objs)
     report = _checkov(tmp_path)
     _assert_clean(report, total)
     skipped = {(c["check_id"], c["resource"].split(".")[0]) for c in report["results"].get("skipped_checks", [])}
     assert skipped == {("CKV_K8S_43", "Deployment"), ("CKV_K8S_43", "Pod"), ("CKV_K8S_8", "Pod"),
-                       ("CKV_K8S_9", "Pod"), ("CKV2_K8S_6", "Pod")}, skipped
+                       ("CKV_K8S_9", "Pod"), ("CKV2_K8S_6", "Pod"),
+                       ("CKV_K8S_43", "Job"), ("CKV_K8S_38", "Job")}, skipped
 
 
 def test_checkov_on_plain_manifests(tmp_path):

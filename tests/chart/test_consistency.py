@@ -21,8 +21,10 @@ def test_default_nodeport_is_30080():
 
 
 def _app(objs, kind):
-    """The app's object of a kind (monitoring adds the collector's and the dashboard's)."""
-    return one([o for o in objs if not o["metadata"]["name"].endswith(("-otel-collector", "-dashboard"))], kind)
+    """The app's object of a kind (monitoring adds the collector's and the dashboard's, the
+    drain hook its ServiceAccount)."""
+    return one([o for o in objs if not o["metadata"]["name"].endswith(
+        ("-otel-collector", "-dashboard", "-drain"))], kind)
 
 
 def test_service_selects_operator_pods_and_does_not_collide(rendered):
@@ -140,7 +142,7 @@ def test_optional_parts_are_wired():
             "exporter_otlp_metrics_endpoint": "http://heart-disease-api-otel-collector.heart-disease.svc.cluster.local:4318/v1/metrics",
             "exporter_otlp_logs_endpoint": "https://loki.observability.svc.cluster.local/otlp/v1/logs",
         }}
-    sa = one(objs, "ServiceAccount")
+    sa = _app(objs, "ServiceAccount")
     assert spinapp["spec"]["serviceAccountName"] == sa["metadata"]["name"]
     assert sa["automountServiceAccountToken"] is False
     ingress = one(objs, "Ingress")

@@ -7,14 +7,15 @@ import pytest
 from conftest import KUBE_VERSIONS, VALUE_SETS, by_kind, load_values, lint, notes, one
 
 # Every value set has the `helm test` Pod (templates/tests/).
+DRAIN = {"Job", "Role", "RoleBinding"}  # with a second ServiceAccount: the drain hook's
 EXPECTED_KINDS = {
-    "default": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount", "Pod"},
-    "dev": {"SpinApp", "Service", "ServiceAccount", "Pod"},
+    "default": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount", "Pod"} | DRAIN,
+    "dev": {"SpinApp", "Service", "ServiceAccount", "Pod"} | DRAIN,
     "prod": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
-             "PodDisruptionBudget", "NetworkPolicy", "Pod"},
+             "PodDisruptionBudget", "NetworkPolicy", "Pod"} | DRAIN,
     "all-on": {"SpinApp", "Service", "HorizontalPodAutoscaler", "ServiceAccount",
                "PodDisruptionBudget", "NetworkPolicy", "Ingress", "ConfigMap",
-               "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule", "Pod"},
+               "SpinAppExecutor", "Deployment", "ServiceMonitor", "PrometheusRule", "Pod"} | DRAIN,
 }
 
 
@@ -24,8 +25,8 @@ def test_renders_expected_objects(value_set, rendered):
     names = [(o["kind"], o["metadata"]["name"]) for o in rendered]
     assert len(names) == len(set(names)), f"duplicate objects: {names}"
     # Only the monitoring parts add a second object of a kind (the collector's ConfigMap,
-    # Service and NetworkPolicy, the dashboard ConfigMap).
-    app = [k for k, n in names if not n.endswith(("-otel-collector", "-dashboard"))]
+    # Service and NetworkPolicy, the dashboard ConfigMap), and the drain hook its ServiceAccount.
+    app = [k for k, n in names if not n.endswith(("-otel-collector", "-dashboard", "-drain"))]
     assert len(app) == len(set(app)), f"duplicate kinds: {app}"
     for obj in rendered:
         meta = obj["metadata"]

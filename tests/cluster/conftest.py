@@ -47,7 +47,8 @@ def pushed(cluster, tmp_path_factory) -> str:
 def image_values(pushed) -> dict:
     repository, digest = pushed.split("@")
     return {"image": {"repository": repository, "digest": digest},
-            "tests": {"image": node.BUSYBOX_IMAGE}}
+            "tests": {"image": node.BUSYBOX_IMAGE},
+            "drain": {"image": {**node.KUBECTL_IMAGE, "digest": ""}}}
 
 
 _names = itertools.count(1)

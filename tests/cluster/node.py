@@ -70,6 +70,8 @@ EXECUTOR = "containerd-shim-spin"
 PAUSE_IMAGE = f"{REGISTRY}/pause:3.9"
 # The `helm test` pod's image: Debian's static busybox in an image of its own.
 BUSYBOX_IMAGE = "localhost:5000/busybox:1.36.1"
+# The drain hook Job's image: the kubectl on PATH (a static binary) in an image of its own.
+KUBECTL_IMAGE = {"repository": "localhost:5000/kubectl", "tag": "local"}
 
 # Programs in no package registry (built from their public sources; see README "On a real
 # cluster"), then Debian's.
@@ -360,6 +362,9 @@ class Cluster(Kube):
         busybox = Path(shutil.which("busybox") or "busybox").read_bytes()
         push_image(REGISTRY, "busybox", "1.36.1", {"bin/busybox": (busybox, 0o755)},
                    ["/bin/busybox"], {"bin/sh": "busybox", "bin/wget": "busybox"})
+        kubectl = Path(shutil.which("kubectl") or "kubectl").read_bytes()
+        push_image(REGISTRY, "kubectl", KUBECTL_IMAGE["tag"], {"bin/kubectl": (kubectl, 0o755)},
+                   ["/bin/kubectl"], {})
 
     def _start_containerd(self) -> None:
         d = self.dir / "containerd"
@@ -594,6 +599,15 @@ class Cluster(Kube):
         """A kernel TCP counter (`nstat`'s name, e.g. TcpExtPAWSTimewait) summed over the pods'
         network namespaces."""
         return sum(tcp_counter(name, netns) for netns in self._our_netns())
+
+    def routed_pods(self) -> set[str]:
+        """The pod addresses kube-proxy's rules send Service traffic to now (its DNAT
+        targets in the pod network): what a stale rule still points at shows up here."""
+        out = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True,
+                             check=True).stdout
+        prefix = POD_CIDR.split(".0.0/")[0] + "."
+        return {ip for ip in re.findall(r"--to-destination (\d+\.\d+\.\d+\.\d+):\d+", out)
+                if ip.startswith(prefix)}
 
     def seen_from(self, client_ip: str, port: int) -> set[str]:
         """The addresses the pods saw `client_ip`'s connections to node port `port` come from

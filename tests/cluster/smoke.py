@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import urllib.request
@@ -87,34 +86,6 @@ def install(kube: Kube, release: str, namespace: str, values: dict) -> dict:
     except Exception:  # noqa: BLE001 — not installed yet
         return helm.install(str(CHART), release, values, namespace=namespace, timeout=300)
     return helm.upgrade(str(CHART), release, values, namespace=namespace, timeout=300)
-
-
-def notes_patch(release: str, namespace: str, values: dict) -> tuple[str, dict]:
-    """The preStop patch the chart's NOTES tell the user to apply after installing (README.md,
-    "Rolling updates without dropped requests"): its field manager and its body, read from the
-    NOTES rendered for this release, so the check runs what the user is told to run."""
-    import helm_python as helm
-
-    with helm.Chart.load(CHART) as chart:
-        files = chart.render(values=values, name=release, namespace=namespace, is_install=True)
-    notes = next(text for path, text in files.items() if path.endswith("NOTES.txt"))
-    manager = re.search(r"patch deployment \S+ --field-manager=(\S+)", notes)
-    body = re.search(r"-p '([^']+)'", notes)
-    assert manager and body, f"the NOTES carry no preStop patch:\n{notes}"
-    return manager[1], json.loads(body[1])
-
-
-def add_pre_stop(kube: Kube, release: str, namespace: str, values: dict,
-                 handler: dict | None = None) -> None:
-    """Applies the NOTES' preStop patch to the operator's Deployment; `handler` in place of
-    its `sleep` one where the cluster is older than 1.30. SpinApp v0.6.1 has no field for it,
-    and the operator's server-side apply leaves a field another manager set alone."""
-    manager, patch = notes_patch(release, namespace, values)
-    (container,) = patch["spec"]["template"]["spec"]["containers"]
-    if handler is not None:
-        container["lifecycle"]["preStop"] = handler
-    kube.kubectl("patch", "deployment", "-n", namespace, container["name"],
-                 f"--field-manager={manager}", "-p", json.dumps(patch))
 
 
 def pre_stop(kube: Kube, namespace: str, app: str) -> dict | None:

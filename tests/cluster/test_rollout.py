@@ -1,20 +1,20 @@
-"""A rolling update and a scale-down while bounded load goes through the NodePort: as the
-chart installs it, and with the preStop delay README.md's "Rolling updates" adds.
+"""A rolling update and a scale-down while bounded load goes through the NodePort, from a
+client outside the node: without the chart's drain hook, and with it.
 
-As installed: the rollout completes, every request that is answered is a correct 200 (no
-5xx, no wrong body), and any request that fails, fails at the connection (refused, reset,
-timeout) — the old pod stopping, never the app answering wrong. Zero failures does not hold
-there: at SIGTERM the shim stops the app at once (it has no drain), while kube-proxy still
-sends new connections to the old pod until it rewrites its rules, and SpinApp v0.6.1 offers no
-preStop hook or termination setting to bridge that. How many fail is measured by `make
-bench-cluster` (timing and chance belong there).
+Without it (`drain.enabled=false`): the rollout completes, every request that is answered is a
+correct 200 (no 5xx, no wrong body), and any request that fails, fails at the connection
+(refused, reset, timeout) — the old pod stopping, never the app answering wrong. Zero failures
+does not hold there: at SIGTERM the shim stops the app at once (it has no drain), while
+kube-proxy still sends new connections to the old pod until it rewrites its rules, and SpinApp
+v0.6.1 offers no preStop hook or termination setting to bridge that. How many fail is
+measured by `make bench-cluster` (timing and chance belong there).
 
-With a preStop delay patched onto the operator's Deployment by a field manager of its own,
-nothing fails: the old pod keeps serving while the endpoints change, and the delay survives
-every upgrade (the operator's server-side apply leaves fields it does not own). On this 1.28
-node the `sleep` handler (Kubernetes >= 1.30) is not there; an `httpGet` handler on a server
-that answers after the same delay stands in for it: the kubelet waits for either before the
-SIGTERM."""
+With it (the chart's default), nothing fails: its hook Job patches a preStop handler onto the
+operator's Deployment, the old pod keeps serving while the endpoints change, and the handler
+stays through every upgrade. On this 1.28 node the default `sleep` handler (Kubernetes >= 1.30)
+is not there (the chart leaves the Job out); an `httpGet` handler on a server that answers
+after the same delay stands in for it, given as `drain.preStop`: the kubelet waits for either
+before the SIGTERM."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def roll_and_scale_down(cluster, ns: str, app: str, values: dict) -> Load:
     /predict a second through the NodePort; the load with its outcomes."""
     url = smoke.node_port_url(cluster, values)
     smoke.wait_healthy(url)
+    # No rule left to a pod that is gone (an earlier rollout's): kube-proxy syncs a moment
+    # after the endpoints change.
+    wait_for("kube-proxy to route only to the Ready pods", lambda: cluster.routed_pods() <= {
+        p["status"]["podIP"] for p in cluster.ready_pods(ns, app)}, 30, cluster.routed_pods)
 
     def change(new: dict, replicas: int) -> None:
         gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
@@ -57,19 +61,24 @@ def roll_and_scale_down(cluster, ns: str, app: str, values: dict) -> Load:
     return load
 
 
-def installed(cluster, namespace, image_values) -> tuple[str, str, dict]:
+def installed(cluster, namespace, image_values, drain: dict) -> tuple[str, str, dict]:
+    """Three replicas installed with `drain` values, rolled out (the drain Job's patch rolls
+    the pods once)."""
     ns = namespace()
-    values = smoke.merge(image_values, {"autoscaling": {"enabled": False}, "replicaCount": 3})
+    values = smoke.merge(image_values, {"autoscaling": {"enabled": False}, "replicaCount": 3,
+                                        "drain": drain})
     app = smoke.app_of(smoke.install(cluster, RELEASE, ns, values))
-    cluster.wait_ready(ns, app, 3)
+    gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
+    wait_for("3 Ready pods of the latest template", lambda: cluster.rolled_out(ns, app, gen, 3), 180)
     return ns, app, values
 
 
-def test_rollout_and_scale_down_under_load(cluster, namespace, image_values):
-    ns, app, values = installed(cluster, namespace, image_values)
+def test_rollout_and_scale_down_without_the_drain_hook(cluster, namespace, image_values):
+    ns, app, values = installed(cluster, namespace, image_values, {"enabled": False})
+    assert smoke.pre_stop(cluster, ns, app) is None
     load = roll_and_scale_down(cluster, ns, app, values)
     summary = load.summary()
-    print(f"rolling update 3 -> 3 and scale-down 3 -> 1 at 20 req/s: {summary}")
+    print(f"without the drain hook, rolling update 3 -> 3 and scale-down 3 -> 1 at 20 req/s: {summary}")
     assert len(load.outcomes) >= 100, summary
     answered_wrong = [o for o in load.answered() if not good(o)]
     assert answered_wrong == [], [(o.status, o.body[:200]) for o in answered_wrong]
@@ -99,17 +108,21 @@ def late_answer() -> Iterator[dict]:
         server.server_close()
 
 
-def test_with_a_pre_stop_delay_no_request_fails(cluster, namespace, image_values):
-    ns, app, values = installed(cluster, namespace, image_values)
+def test_with_the_drain_hook_no_request_fails(cluster, namespace, image_values):
     with late_answer() as handler:
-        gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
-        smoke.add_pre_stop(cluster, RELEASE, ns, values, handler)
-        wait_for("the patched pods", lambda: cluster.rolled_out(ns, app, gen + 1, 3), 180)
+        def patched() -> bool:  # the API server adds defaults (scheme: HTTP)
+            got = smoke.pre_stop(cluster, ns, app) or {}
+            return got.get("httpGet", {}).items() >= handler["httpGet"].items()
+
+        ns, app, values = installed(cluster, namespace, image_values, {"preStop": handler})
+        assert patched(), smoke.pre_stop(cluster, ns, app)
+        # The hook's Job and its RBAC are gone once it succeeded.
+        left = cluster.kubectl("get", "jobs,roles,rolebindings,serviceaccounts", "-n", ns, "-o", "name")
+        assert "-drain" not in left, left
         load = roll_and_scale_down(cluster, ns, app, values)
-        # Two upgrades later, the operator's apply has left the delay in place.
-        kept = smoke.pre_stop(cluster, ns, app) or {}
-        assert kept.get("httpGet", {}).items() >= handler["httpGet"].items(), kept
+        # Two upgrades later (each ran the hook again), the handler is still there.
+        assert patched(), smoke.pre_stop(cluster, ns, app)
     summary = load.summary()
-    print(f"with a {DELAY_S} s preStop delay, rolling update and scale-down at 20 req/s: {summary}")
+    print(f"with the drain hook ({DELAY_S} s), rolling update and scale-down at 20 req/s: {summary}")
     assert len(load.outcomes) >= 100, summary
     assert load.failed() == [], summary

@@ -219,3 +219,18 @@ namespace="{{ .Release.Namespace }}",deployment="{{ include "heart-disease-api.f
 namespace="{{ .Release.Namespace }}",horizontalpodautoscaler="{{ include "heart-disease-api.fullname" . }}"
 {{- end }}
 
+
+{{/*
+"true" when the drain hook Job runs: drain.enabled, and the cluster has the handler (`sleep`
+exists from Kubernetes 1.30 on; an older API server refuses the patch).
+*/}}
+{{- define "heart-disease-api.drains" -}}
+{{- and .Values.drain.enabled (or (not (empty .Values.drain.preStop)) (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version)) }}
+{{- end }}
+
+{{/*
+The preStop handler the drain Job patches on: drain.preStop, else a sleep of drain.seconds.
+*/}}
+{{- define "heart-disease-api.preStop" -}}
+{{- .Values.drain.preStop | default (dict "sleep" (dict "seconds" .Values.drain.seconds)) | toJson }}
+{{- end }}
