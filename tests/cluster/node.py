@@ -609,6 +609,13 @@ class Cluster(Kube):
         return {ip for ip in re.findall(r"--to-destination (\d+\.\d+\.\d+\.\d+):\d+", out)
                 if ip.startswith(prefix)}
 
+    def forget_connections(self, client_ip: str) -> None:
+        """Drops the node's conntrack entries of `client_ip`'s connections. An entry outlives
+        its connection (SYN_SENT and TIME_WAIT for 120 s), and a new connection that reuses its
+        source port is sent where the old one went, even to a pod that is gone: a check that
+        follows another from the same client starts as a fresh client would."""
+        subprocess.run(["conntrack", "-D", "-p", "tcp", "--orig-src", client_ip], capture_output=True)
+
     def seen_from(self, client_ip: str, port: int) -> set[str]:
         """The addresses the pods saw `client_ip`'s connections to node port `port` come from
         (the reply destinations of their conntrack entries: the client's own, or the node's

@@ -42,6 +42,7 @@ def roll_and_scale_down(cluster, ns: str, app: str, values: dict) -> Load:
     # after the endpoints change.
     wait_for("kube-proxy to route only to the Ready pods", lambda: cluster.routed_pods() <= {
         p["status"]["podIP"] for p in cluster.ready_pods(ns, app)}, 30, cluster.routed_pods)
+    cluster.forget_connections(node.CLIENT_IP)
 
     def change(new: dict, replicas: int) -> None:
         gen = cluster.get("deployment", "-n", ns, app)["metadata"]["generation"]
@@ -116,8 +117,8 @@ def test_with_the_drain_hook_no_request_fails(cluster, namespace, image_values):
 
         ns, app, values = installed(cluster, namespace, image_values, {"preStop": handler})
         assert patched(), smoke.pre_stop(cluster, ns, app)
-        # The hook's Job and its RBAC are gone once it succeeded.
-        left = cluster.kubectl("get", "jobs,roles,rolebindings,serviceaccounts", "-n", ns, "-o", "name")
+        # The hook's Job, its pod and its RBAC are gone once it succeeded.
+        left = cluster.kubectl("get", "jobs,pods,roles,rolebindings,serviceaccounts", "-n", ns, "-o", "name")
         assert "-drain" not in left, left
         load = roll_and_scale_down(cluster, ns, app, values)
         # Two upgrades later (each ran the hook again), the handler is still there.
