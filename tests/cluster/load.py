@@ -60,7 +60,7 @@ class Load:
     rate: float = 20.0
     limit: int = 600
     # A network namespace (a name under /run/netns) to send from, e.g. the client outside the
-    # node (node.client_netns); None: from the caller's.
+    # node (`cluster.client`); None: from the caller's.
     netns: str | None = None
     outcomes: list[Outcome] = field(default_factory=list)
 

@@ -609,20 +609,22 @@ class Cluster(Kube):
         return {ip for ip in re.findall(r"--to-destination (\d+\.\d+\.\d+\.\d+):\d+", out)
                 if ip.startswith(prefix)}
 
-    def forget_connections(self, client_ip: str) -> None:
-        """Drops the node's conntrack entries of `client_ip`'s connections. An entry outlives
-        its connection (SYN_SENT and TIME_WAIT for 120 s), and a new connection that reuses its
+    def forget_connections(self, client_ip: str, port: int | None = None) -> str:
+        """Drops the node's conntrack entries of `client_ip`'s TCP connections (to node port
+        `port`, if given) and returns them as `conntrack -L` lists them. An entry outlives its
+        connection (SYN_SENT and TIME_WAIT for 120 s), and a new connection that reuses its
         source port is sent where the old one went, even to a pod that is gone: a check that
         follows another from the same client starts as a fresh client would."""
-        subprocess.run(["conntrack", "-D", "-p", "tcp", "--orig-src", client_ip], capture_output=True)
+        match = ["-p", "tcp", "--orig-src", client_ip, *(["--orig-port-dst", str(port)] if port else [])]
+        out = subprocess.run(["conntrack", "-L", *match], capture_output=True, text=True).stdout
+        subprocess.run(["conntrack", "-D", *match], capture_output=True)
+        return out
 
     def seen_from(self, client_ip: str, port: int) -> set[str]:
         """The addresses the pods saw `client_ip`'s connections to node port `port` come from
         (the reply destinations of their conntrack entries: the client's own, or the node's
         when kube-proxy masqueraded them), since the last call: it forgets the entries."""
-        match = ["-p", "tcp", "--orig-src", client_ip, "--orig-port-dst", str(port)]
-        out = subprocess.run(["conntrack", "-L", *match], capture_output=True, text=True).stdout
-        subprocess.run(["conntrack", "-D", *match], capture_output=True)
+        out = self.forget_connections(client_ip, port)
         return {found[1] for found in (re.findall(r"dst=(\S+)", line) for line in out.splitlines())
                 if len(found) == 2}
 
